@@ -1,0 +1,60 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from './config';
+import { openDatabase } from './platform/db/database';
+import { Notifications } from './platform/db/notifications';
+import type { Logger } from './platform/logger';
+import { createHttpServer } from './server';
+import { createServices, type Services } from './services';
+
+export interface RunningApp {
+  port: number;
+  services: Services;
+  /** Drains requests, closes connections, stops the embedded database. */
+  stop(): Promise<void>;
+}
+
+/** Writes the generated admin password where only the operator can read it, and says so once. */
+function announceAdminPassword(config: Config, password: string, generated: boolean, logger: Logger): void {
+  if (!generated) {
+    logger.info(
+      'platform account 000000000000 created; user admin has the password from SLUICE_ADMIN_PASSWORD',
+    );
+    return;
+  }
+  const file = path.join(config.dataDir, 'admin-password');
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  fs.writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  process.stdout.write(
+    `\nSluice created the platform account 000000000000 with user "admin".\n` +
+      `  admin password: ${password}\n  (also written to ${file}; it is shown only this once)\n\n`,
+  );
+}
+
+/** `sluice serve`: database (embedded unless DATABASE_URL), migrations, bootstrap, HTTP + WebSocket. */
+export async function startApp(config: Config, logger: Logger): Promise<RunningApp> {
+  const db = await openDatabase(config, logger, { migrate: true });
+  const notifications = new Notifications(db.url, logger);
+  try {
+    await notifications.start();
+    const services = await createServices(config, db.dataSource, notifications);
+    const adminPassword = await services.identities.bootstrapPlatform(config.adminPassword);
+    if (adminPassword) announceAdminPassword(config, adminPassword, !config.adminPassword, logger);
+    const http = await createHttpServer(services, logger);
+    const port = await http.listen(config.port, config.host);
+    logger.info({ port, url: `http://localhost:${port}/graphql` }, 'Sluice is serving');
+    return {
+      port,
+      services,
+      async stop() {
+        await http.close();
+        await notifications.close();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await notifications.close();
+    await db.close();
+    throw err;
+  }
+}

@@ -1,0 +1,96 @@
+import path from 'node:path';
+
+/** Typed, validated configuration read once from the environment (DESIGN §2). */
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  adminPassword: string | undefined;
+  region: string;
+  workerConcurrency: number;
+  nodeEnv: 'development' | 'production' | 'test';
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** PEM file with the token-signing private key; generated into the data folder when unset. */
+  signingKeyFile: string | undefined;
+  /** Token lifetime in seconds (≤ 3600, DESIGN §5). */
+  tokenTtlSeconds: number;
+  /** Trust X-Forwarded-For for the caller's address (only behind a proxy you run). */
+  trustProxy: boolean;
+  /** Largest accepted HTTP request body. */
+  maxBodyBytes: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${message}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max)
+    throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no'].includes(raw.toLowerCase())) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
+  }
+  const region = env.SLUICE_REGION || 'local';
+  if (!/^[a-z0-9-]{1,32}$/.test(region)) {
+    throw new ConfigError('SLUICE_REGION', `must be lower-case letters, digits and dashes, got "${region}"`);
+  }
+  const adminPassword = env.SLUICE_ADMIN_PASSWORD || undefined;
+  if (adminPassword !== undefined && adminPassword.length < 8) {
+    throw new ConfigError('SLUICE_ADMIN_PASSWORD', 'must be at least 8 characters long');
+  }
+  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  return {
+    port: integer(env, 'PORT', 4000, 0, 65535),
+    host: env.SLUICE_HOST || '0.0.0.0',
+    databaseUrl,
+    dataDir: path.resolve(env.SLUICE_DATA_DIR || '.sluice'),
+    adminPassword,
+    region,
+    workerConcurrency: integer(env, 'SLUICE_WORKER_CONCURRENCY', 4, 0, 256),
+    nodeEnv,
+    logLevel: oneOf(
+      env,
+      'SLUICE_LOG_LEVEL',
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
+      nodeEnv === 'test' ? 'warn' : 'info',
+    ),
+    signingKeyFile: env.SLUICE_SIGNING_KEY_FILE || undefined,
+    tokenTtlSeconds: integer(env, 'SLUICE_TOKEN_TTL_SECONDS', 3600, 60, 3600),
+    trustProxy: bool(env, 'SLUICE_TRUST_PROXY', false),
+    maxBodyBytes: integer(env, 'SLUICE_MAX_BODY_BYTES', 1_048_576, 1024, 100 * 1_048_576),
+  };
+}

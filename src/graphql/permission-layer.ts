@@ -1,0 +1,181 @@
+import {
+  defaultFieldResolver,
+  type GraphQLFieldConfig,
+  type GraphQLFieldResolver,
+  type GraphQLObjectType,
+  type GraphQLSchema,
+} from 'graphql';
+import { AccessDeniedError } from '../iam/authorizer';
+import { PLATFORM_ACCOUNT_ID, parseArn } from '../iam/arn';
+import { UnauthenticatedError } from '../iam/identity/identity.errors';
+import type { Principal } from '../iam/identity/principal';
+import type { RequestContext } from '../iam/policy/account-authorizer';
+import { DomainError } from '../platform/errors';
+import type { GraphQLContext } from './context';
+import { PERMISSION_EXTENSION, type PermissionDeclaration, type TagLike } from './permission';
+
+type Resolver = GraphQLFieldResolver<unknown, GraphQLContext, Record<string, unknown>>;
+
+export function permissionOf(field: {
+  extensions?: Record<string, unknown> | null;
+}): PermissionDeclaration | undefined {
+  return field.extensions?.[PERMISSION_EXTENSION] as PermissionDeclaration | undefined;
+}
+
+export function rootTypes(schema: GraphQLSchema): GraphQLObjectType[] {
+  return [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].filter(
+    (t): t is GraphQLObjectType => Boolean(t),
+  );
+}
+
+/** A missing declaration must never mean "allowed": such a field refuses every call. */
+class UndeclaredPermissionError extends DomainError {
+  constructor(field: string) {
+    super('ACCESS_DENIED', `Field ${field} declares no permission and is denied to everyone`);
+  }
+}
+
+async function authenticate(ctx: GraphQLContext): Promise<Principal> {
+  if (ctx.principal) return ctx.principal;
+  if (!ctx.token)
+    throw new UnauthenticatedError('This operation needs a bearer token: sign in with login first');
+  ctx.principal = await ctx.services.sessions.resolve(ctx.token);
+  return ctx.principal;
+}
+
+/** `aws:ResourceTag/<k>` for codepipeline resources: the tags of the pipeline the ARN is in. */
+async function resourceTags(
+  ctx: GraphQLContext,
+  principal: Principal,
+  resource: string,
+): Promise<Record<string, string>> {
+  const parsed = parseArn(resource);
+  if (!parsed || parsed.service !== 'codepipeline' || parsed.account !== principal.accountId) return {};
+  const pipelineName = parsed.resource.split('/')[0];
+  const pipelineArn = resource.slice(0, resource.length - parsed.resource.length) + pipelineName;
+  ctx.resourceTags ??= new Map();
+  let tags = ctx.resourceTags.get(pipelineArn);
+  if (!tags) {
+    tags = ctx.services.tags.tagMap(principal.accountId, pipelineArn);
+    ctx.resourceTags.set(pipelineArn, tags);
+  }
+  return tags;
+}
+
+/** The global condition keys of DESIGN §5 for one request (keys lower-cased). */
+export async function conditionContext(
+  ctx: GraphQLContext,
+  principal: Principal,
+  resource: string,
+  requestTags: TagLike[] | null | undefined,
+): Promise<RequestContext> {
+  const context: RequestContext = {
+    'aws:sourceip': ctx.sourceIp,
+    'aws:currenttime': new Date().toISOString(),
+    'aws:epochtime': String(Math.floor(Date.now() / 1000)),
+    'aws:principalarn': principal.arn,
+    'aws:principalaccount': principal.accountId,
+    'aws:principaltype':
+      principal.type === 'ROOT' ? 'Account' : principal.type === 'USER' ? 'User' : 'AssumedRole',
+    'aws:username': principal.userName,
+    'aws:userid': principal.userId ?? principal.accountId,
+    'aws:securetransport': 'false',
+    'aws:requestedregion': ctx.services.config.region,
+  };
+  if (requestTags) {
+    context['aws:tagkeys'] = requestTags.map((t) => t.key);
+    for (const tag of requestTags) context[`aws:requesttag/${tag.key.toLowerCase()}`] = tag.value ?? '';
+  }
+  if (await ctx.services.authorizer.usesConditionKeyPrefix(principal.accountId, 'aws:resourcetag/')) {
+    for (const [key, value] of Object.entries(await resourceTags(ctx, principal, resource))) {
+      context[`aws:resourcetag/${key.toLowerCase()}`] = value;
+    }
+  }
+  return context;
+}
+
+/**
+ * Checks `action` on `resource` for the caller. A principal acts only inside its own account:
+ * an ARN of another account is denied with the same message as any denial, so the answer never
+ * tells whether that resource exists.
+ */
+export async function check(
+  ctx: GraphQLContext,
+  principal: Principal,
+  action: string,
+  resource: string,
+  requestTags?: TagLike[] | null,
+): Promise<void> {
+  const account = parseArn(resource)?.account;
+  if (account && account !== principal.accountId)
+    throw new AccessDeniedError(principal, action, resource, false);
+  const context = await conditionContext(ctx, principal, resource, requestTags);
+  await ctx.services.authorizer.authorize(principal, { action, resource, context });
+}
+
+function guard(
+  fieldName: string,
+  declaration: PermissionDeclaration | undefined,
+): (ctx: GraphQLContext, args: Record<string, unknown>) => Promise<void> {
+  if (!declaration) {
+    return () => Promise.reject(new UndeclaredPermissionError(fieldName));
+  }
+  switch (declaration.kind) {
+    case 'public':
+      return () => Promise.resolve();
+    case 'authenticated':
+      return async (ctx) => {
+        await authenticate(ctx);
+      };
+    case 'list':
+      return async (ctx) => {
+        const principal = await authenticate(ctx);
+        ctx.permits = async (arn) => {
+          if (parseArn(arn)?.account !== principal.accountId) return false;
+          const context = await conditionContext(ctx, principal, arn, undefined);
+          return ctx.services.authorizer.isAllowed(principal, {
+            action: declaration.action,
+            resource: arn,
+            context,
+          });
+        };
+      };
+    case 'iam':
+      return async (ctx, args) => {
+        const principal = await authenticate(ctx);
+        const env = { accountId: principal.accountId, region: ctx.services.config.region };
+        const resource = declaration.resource(args, env);
+        if (declaration.platformOnly && principal.accountId !== PLATFORM_ACCOUNT_ID) {
+          throw new AccessDeniedError(principal, declaration.action, resource, false);
+        }
+        await check(ctx, principal, declaration.action, resource, declaration.requestTags?.(args));
+      };
+  }
+}
+
+/**
+ * Wraps every root field (query, mutation, subscription) with its declared permission check.
+ * Runs before the field's resolver, so resolvers stay free of authorization code.
+ */
+export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
+  for (const type of rootTypes(schema)) {
+    for (const field of Object.values(type.getFields())) {
+      const enforce = guard(`${type.name}.${field.name}`, permissionOf(field));
+      const config = field as unknown as GraphQLFieldConfig<unknown, GraphQLContext, Record<string, unknown>>;
+      if (type === schema.getSubscriptionType()) {
+        const subscribe = config.subscribe as Resolver;
+        config.subscribe = async (source, args, ctx, info) => {
+          await enforce(ctx, args);
+          return subscribe(source, args, ctx, info);
+        };
+      } else {
+        const resolve = (config.resolve ?? defaultFieldResolver) as Resolver;
+        config.resolve = async (source, args, ctx, info) => {
+          await enforce(ctx, args);
+          return resolve(source, args, ctx, info);
+        };
+      }
+    }
+  }
+  return schema;
+}

@@ -1,0 +1,61 @@
+import { Extensions } from 'type-graphql';
+
+/** Values a resource ARN is derived from, besides the field's arguments. */
+export interface ResourceEnv {
+  accountId: string;
+  region: string;
+}
+
+export interface TagLike {
+  key: string;
+  value?: string;
+}
+
+type Args = Record<string, unknown>;
+
+/**
+ * What a root field needs, declared as data beside the field (DESIGN §5). The permission layer
+ * (src/graphql/permission-layer.ts) reads it from the schema; a field without one is denied,
+ * and test/graphql/permissions.test.ts fails for it.
+ */
+export type PermissionDeclaration =
+  /** Anyone, with or without a token (signing in). */
+  | { kind: 'public' }
+  /** Any valid session; no policy is consulted (like sts:GetCallerIdentity). */
+  | { kind: 'authenticated' }
+  /** One IAM action on one resource ARN derived from the arguments. */
+  | {
+      kind: 'iam';
+      action: string;
+      resource: (args: Args, env: ResourceEnv) => string;
+      /** Tags the request would set: `aws:RequestTag/<k>` and `aws:TagKeys`. */
+      requestTags?: (args: Args) => TagLike[] | null | undefined;
+      /** Only principals of the platform account (000000000000) may call it at all. */
+      platformOnly?: boolean;
+    }
+  /** A list: each item is checked for `action` on its own ARN; items the caller may not read are left out. */
+  | { kind: 'list'; action: string };
+
+export const PERMISSION_EXTENSION = 'permission';
+
+function declare(declaration: PermissionDeclaration): MethodDecorator & PropertyDecorator & ClassDecorator {
+  return Extensions({ [PERMISSION_EXTENSION]: declaration });
+}
+
+export const Permission = {
+  public: () => declare({ kind: 'public' }),
+  authenticated: () => declare({ kind: 'authenticated' }),
+  iam: <A extends object = Args>(
+    action: string,
+    resource: (args: A, env: ResourceEnv) => string,
+    options: { requestTags?: (args: A) => TagLike[] | null | undefined; platformOnly?: boolean } = {},
+  ) =>
+    declare({
+      kind: 'iam',
+      action,
+      resource: resource as (args: Args, env: ResourceEnv) => string,
+      requestTags: options.requestTags as ((args: Args) => TagLike[] | null | undefined) | undefined,
+      platformOnly: options.platformOnly,
+    }),
+  list: (action: string) => declare({ kind: 'list', action }),
+};

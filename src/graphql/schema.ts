@@ -1,0 +1,22 @@
+import type { GraphQLSchema } from 'graphql';
+import { buildSchema } from 'type-graphql';
+import { IdentityResolver } from '../iam/identity/identity.resolver';
+import { GroupsResolver, UsersResolver } from '../iam/identity/users.resolver';
+import { PoliciesResolver } from '../iam/policies/policies.resolver';
+import { PipelineResolver } from '../pipelines/pipeline.resolver';
+import { applyPermissions } from './permission-layer';
+
+export const resolvers = [
+  IdentityResolver,
+  UsersResolver,
+  GroupsResolver,
+  PoliciesResolver,
+  PipelineResolver,
+] as const;
+
+/** The whole schema, every root field behind its declared permission. */
+export async function createSchema(): Promise<GraphQLSchema> {
+  // Validation is ours (typed domain errors listing every problem), not class-validator's.
+  const schema = await buildSchema({ resolvers, validate: false, emitSchemaFile: false });
+  return applyPermissions(schema);
+}

@@ -1,0 +1,109 @@
+import { DomainError } from '../platform/errors';
+import type { IamChanges } from './iam-changes';
+import { principalKey, type Principal } from './identity/principal';
+import type { PolicyService } from './policies/policy.service';
+import { AccountAuthorizer, type Evaluation, type RequestContext } from './policy/account-authorizer';
+
+export interface AuthorizationRequest {
+  action: string;
+  resource: string;
+  context: RequestContext;
+}
+
+export class AccessDeniedError extends DomainError {
+  constructor(principal: Principal, action: string, resource: string, explicit: boolean) {
+    super(
+      'ACCESS_DENIED',
+      `${principal.arn} is not authorized to perform ${action} on ${resource}` +
+        (explicit ? ' with an explicit deny in a policy' : ''),
+      { action, resource },
+    );
+  }
+}
+
+interface CompiledAccount {
+  authorizer: AccountAuthorizer;
+  /** Lower-cased condition keys that any of the account's statements use. */
+  conditionKeys: Set<string>;
+}
+
+/**
+ * Decides IAM requests. One Casbin-backed AccountAuthorizer per account, built from the
+ * account's policies on first use and dropped whenever IamChanges reports a write there
+ * (on this instance at once, on others through NOTIFY).
+ */
+export class Authorizer {
+  private readonly accounts = new Map<string, Promise<CompiledAccount>>();
+  /** Bumped on every invalidation so a build that raced a change is not cached. */
+  private generation = 0;
+
+  constructor(
+    private readonly policies: PolicyService,
+    changes: IamChanges,
+  ) {
+    changes.onChange((accountId) => {
+      this.generation++;
+      if (accountId === undefined) this.accounts.clear();
+      else this.accounts.delete(accountId);
+    });
+  }
+
+  async evaluate(principal: Principal, request: AuthorizationRequest): Promise<Evaluation> {
+    if (principal.type === 'ROOT') {
+      // The account root may do anything inside its own account (DESIGN §5).
+      return { decision: 'ALLOWED', matchedStatements: [] };
+    }
+    const { authorizer } = await this.forAccount(principal.accountId);
+    return authorizer.evaluate(principalKey(principal), request.action, request.resource, request.context);
+  }
+
+  async isAllowed(principal: Principal, request: AuthorizationRequest): Promise<boolean> {
+    if (principal.type === 'ROOT') return true;
+    const { authorizer } = await this.forAccount(principal.accountId);
+    return authorizer.isAllowed(principalKey(principal), request.action, request.resource, request.context);
+  }
+
+  /** Throws ACCESS_DENIED naming principal, action and resource unless allowed. */
+  async authorize(principal: Principal, request: AuthorizationRequest): Promise<void> {
+    if (principal.type === 'ROOT') return;
+    const evaluation = await this.evaluate(principal, request);
+    if (evaluation.decision !== 'ALLOWED') {
+      throw new AccessDeniedError(
+        principal,
+        request.action,
+        request.resource,
+        evaluation.decision === 'EXPLICIT_DENY',
+      );
+    }
+  }
+
+  /** Condition keys used anywhere in the account's policies, to load costly context lazily. */
+  async usesConditionKeyPrefix(accountId: string, prefix: string): Promise<boolean> {
+    for (const key of (await this.forAccount(accountId)).conditionKeys)
+      if (key.startsWith(prefix)) return true;
+    return false;
+  }
+
+  private async forAccount(accountId: string): Promise<CompiledAccount> {
+    const cached = this.accounts.get(accountId);
+    if (cached) return cached;
+    const generation = this.generation;
+    const building = this.policies.snapshot(accountId).then(async (snapshot) => ({
+      authorizer: await AccountAuthorizer.build(snapshot),
+      conditionKeys: new Set(
+        snapshot.policies.flatMap((p) =>
+          p.document.statements.flatMap((s) => s.conditions.map((c) => c.key.toLowerCase())),
+        ),
+      ),
+    }));
+    this.accounts.set(accountId, building);
+    building.then(
+      () => {
+        if (generation !== this.generation && this.accounts.get(accountId) === building)
+          this.accounts.delete(accountId);
+      },
+      () => this.accounts.delete(accountId),
+    );
+    return building;
+  }
+}

@@ -1,0 +1,55 @@
+import type { IamChanges } from '../iam-changes';
+import { UnauthenticatedError } from './identity.errors';
+import type { IdentityService } from './identity.service';
+import type { Principal } from './principal';
+import { InvalidTokenError, type TokenService } from './token.service';
+
+/** How long "this principal still exists" is trusted before the database is asked again. */
+const RECHECK_MS = 2_000;
+
+/**
+ * Bearer token → principal. A token alone is not enough: the user, access key or account
+ * behind it must still exist, so a deleted user or key stops working within RECHECK_MS on
+ * every instance (and at once on the instance that deleted it).
+ */
+export class SessionResolver {
+  private readonly checked = new Map<string, { exists: boolean; at: number; accountId: string }>();
+
+  constructor(
+    private readonly tokens: TokenService,
+    private readonly identities: IdentityService,
+    changes: IamChanges,
+  ) {
+    changes.onChange((accountId) => {
+      for (const [key, entry] of this.checked) {
+        if (accountId === undefined || entry.accountId === accountId) this.checked.delete(key);
+      }
+    });
+  }
+
+  async resolve(token: string): Promise<Principal> {
+    let principal: Principal;
+    try {
+      principal = await this.tokens.verify(token);
+    } catch (err) {
+      if (err instanceof InvalidTokenError)
+        throw new UnauthenticatedError(`The security token is not valid: ${err.message}`);
+      throw err;
+    }
+    const key = `${principal.accountId}|${principal.userId ?? principal.arn}|${principal.accessKeyId ?? ''}`;
+    const now = Date.now();
+    let entry = this.checked.get(key);
+    if (!entry || now - entry.at > RECHECK_MS) {
+      entry = {
+        exists: await this.identities.principalExists(principal),
+        at: now,
+        accountId: principal.accountId,
+      };
+      if (this.checked.size > 50_000) this.checked.clear();
+      this.checked.set(key, entry);
+    }
+    if (!entry.exists)
+      throw new UnauthenticatedError('The security token is no longer valid: its principal was deleted');
+    return principal;
+  }
+}

@@ -1,0 +1,320 @@
+import { type DataSource, type EntityManager } from 'typeorm';
+import { BadInputError, ConflictError, LimitExceededError, NotFoundError } from '../../platform/errors';
+import { arn, parseArn } from '../arn';
+import type { IamChanges } from '../iam-changes';
+import { GroupMemberEntity } from '../identity/group.entity';
+import { validateName, type IdentityService } from '../identity/identity.service';
+import type { AccountSnapshot, Binding, PolicySource } from '../policy/account-authorizer';
+import { getManagedPolicy, listManagedPolicies } from '../policy/managed-policies';
+import { parsePolicyDocument } from '../policy/policy-document';
+import {
+  InlinePolicyEntity,
+  PolicyAttachmentEntity,
+  PolicyEntity,
+  type PolicyHolderType,
+} from './policy.entity';
+
+const MANAGED_POLICIES_PER_HOLDER = 20;
+
+export type PolicyScope = 'ALL' | 'LOCAL' | 'MANAGED';
+
+/** What callers see of a policy, managed or customer-managed. */
+export interface PolicyView {
+  arn: string;
+  name: string;
+  description: string | null;
+  document: unknown;
+  isManaged: boolean;
+  createdAt: Date | null;
+  updatedAt: Date | null;
+}
+
+export interface InlinePolicyView {
+  name: string;
+  document: unknown;
+}
+
+/** Turns a `JSON` argument (object, or a JSON string) into the stored object, validating it. */
+function acceptDocument(input: unknown): object {
+  parsePolicyDocument(input);
+  return (typeof input === 'string' ? JSON.parse(input) : input) as object;
+}
+
+/** Customer-managed policies, managed policies, attachments and inline policies. */
+export class PolicyService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly changes: IamChanges,
+    private readonly identities: IdentityService,
+  ) {}
+
+  async createPolicy(
+    accountId: string,
+    policyName: string,
+    documentInput: unknown,
+    description: string | undefined,
+  ): Promise<PolicyView> {
+    validateName('Policy', 'policyName', policyName);
+    if (description !== undefined && description.length > 1000) {
+      throw BadInputError.of('Policy', [{ path: 'description', message: 'must be at most 1000 characters' }]);
+    }
+    const document = acceptDocument(documentInput);
+    const saved = await this.changes.write(accountId, async (tx) => {
+      const exists = await tx
+        .getRepository(PolicyEntity)
+        .createQueryBuilder('p')
+        .where('p.account_id = :accountId AND lower(p.name) = lower(:policyName)', { accountId, policyName })
+        .getExists();
+      if (exists) throw new ConflictError(`Policy ${policyName} already exists in account ${accountId}`);
+      return tx.getRepository(PolicyEntity).save({
+        accountId,
+        id: policyName,
+        name: policyName,
+        description: description ?? null,
+        document,
+      });
+    });
+    return customerView(saved);
+  }
+
+  /** As IAM: a policy must be detached everywhere before it can be deleted. */
+  async deletePolicy(accountId: string, policyArn: string): Promise<void> {
+    await this.changes.write(accountId, async (tx) => {
+      const policy = await this.requireCustomerPolicy(tx, accountId, policyArn);
+      const attached = await tx.getRepository(PolicyAttachmentEntity).countBy({ accountId, policyArn });
+      if (attached) {
+        throw new ConflictError(
+          `Policy ${policy.name} is attached to ${attached} user(s) or group(s); detach it first`,
+        );
+      }
+      await tx.getRepository(PolicyEntity).delete({ accountId, id: policy.id });
+    });
+  }
+
+  async getPolicy(accountId: string, policyArn: string): Promise<PolicyView> {
+    const managed = getManagedPolicy(policyArn);
+    if (managed) return managedView(managed);
+    return customerView(await this.requireCustomerPolicy(this.dataSource.manager, accountId, policyArn));
+  }
+
+  async listPolicies(accountId: string, scope: PolicyScope): Promise<PolicyView[]> {
+    const managed = scope === 'LOCAL' ? [] : listManagedPolicies().map(managedView);
+    const local =
+      scope === 'MANAGED'
+        ? []
+        : (
+            await this.dataSource
+              .getRepository(PolicyEntity)
+              .find({ where: { accountId }, order: { name: 'ASC' } })
+          ).map(customerView);
+    return [...local, ...managed];
+  }
+
+  async attachPolicy(
+    accountId: string,
+    holderType: PolicyHolderType,
+    holderName: string,
+    policyArn: string,
+  ): Promise<void> {
+    await this.changes.write(accountId, async (tx) => {
+      const holderId = await this.holderId(tx, accountId, holderType, holderName);
+      if (!getManagedPolicy(policyArn)) await this.requireCustomerPolicy(tx, accountId, policyArn);
+      const repo = tx.getRepository(PolicyAttachmentEntity);
+      const count = await repo.countBy({ accountId, principalType: holderType, principalId: holderId });
+      if (count >= MANAGED_POLICIES_PER_HOLDER) {
+        throw new LimitExceededError(
+          'attachedPoliciesPerPrincipal',
+          `${holderType} ${holderName} already has ${count} attached policies, the most allowed`,
+        );
+      }
+      await repo
+        .createQueryBuilder()
+        .insert()
+        .values({ accountId, principalType: holderType, principalId: holderId, policyArn })
+        .orIgnore()
+        .execute();
+    });
+  }
+
+  async detachPolicy(
+    accountId: string,
+    holderType: PolicyHolderType,
+    holderName: string,
+    policyArn: string,
+  ): Promise<void> {
+    await this.changes.write(accountId, async (tx) => {
+      const holderId = await this.holderId(tx, accountId, holderType, holderName);
+      const result = await tx
+        .getRepository(PolicyAttachmentEntity)
+        .delete({ accountId, principalType: holderType, principalId: holderId, policyArn });
+      if (!result.affected)
+        throw new NotFoundError(`Policy ${policyArn} is not attached to ${holderType} ${holderName}`);
+    });
+  }
+
+  async attachedPolicies(
+    accountId: string,
+    holderType: PolicyHolderType,
+    holderName: string,
+  ): Promise<PolicyView[]> {
+    const holderId = await this.holderId(this.dataSource.manager, accountId, holderType, holderName);
+    const rows = await this.dataSource.getRepository(PolicyAttachmentEntity).find({
+      where: { accountId, principalType: holderType, principalId: holderId },
+      order: { policyArn: 'ASC' },
+    });
+    return Promise.all(rows.map((r) => this.getPolicy(accountId, r.policyArn)));
+  }
+
+  async putInlinePolicy(
+    accountId: string,
+    holderType: PolicyHolderType,
+    holderName: string,
+    policyName: string,
+    documentInput: unknown,
+  ): Promise<void> {
+    validateName('Policy', 'policyName', policyName);
+    const document = acceptDocument(documentInput);
+    await this.changes.write(accountId, async (tx) => {
+      const holderId = await this.holderId(tx, accountId, holderType, holderName);
+      await tx
+        .getRepository(InlinePolicyEntity)
+        .upsert({ accountId, principalType: holderType, principalId: holderId, name: policyName, document }, [
+          'accountId',
+          'principalType',
+          'principalId',
+          'name',
+        ]);
+    });
+  }
+
+  async deleteInlinePolicy(
+    accountId: string,
+    holderType: PolicyHolderType,
+    holderName: string,
+    policyName: string,
+  ): Promise<void> {
+    await this.changes.write(accountId, async (tx) => {
+      const holderId = await this.holderId(tx, accountId, holderType, holderName);
+      const result = await tx
+        .getRepository(InlinePolicyEntity)
+        .delete({ accountId, principalType: holderType, principalId: holderId, name: policyName });
+      if (!result.affected)
+        throw new NotFoundError(`${holderType} ${holderName} has no inline policy ${policyName}`);
+    });
+  }
+
+  async inlinePolicies(
+    accountId: string,
+    holderType: PolicyHolderType,
+    holderName: string,
+  ): Promise<InlinePolicyView[]> {
+    const holderId = await this.holderId(this.dataSource.manager, accountId, holderType, holderName);
+    const rows = await this.dataSource.getRepository(InlinePolicyEntity).find({
+      where: { accountId, principalType: holderType, principalId: holderId },
+      order: { name: 'ASC' },
+    });
+    return rows.map((r) => ({ name: r.name, document: r.document }));
+  }
+
+  /** Everything the account's authorizer needs, read in one consistent snapshot. */
+  async snapshot(accountId: string): Promise<AccountSnapshot> {
+    return this.dataSource.transaction('REPEATABLE READ', async (tx) => {
+      const [customer, attachments, inline, members] = await Promise.all([
+        tx.getRepository(PolicyEntity).findBy({ accountId }),
+        tx.getRepository(PolicyAttachmentEntity).findBy({ accountId }),
+        tx.getRepository(InlinePolicyEntity).findBy({ accountId }),
+        tx.getRepository(GroupMemberEntity).findBy({ accountId }),
+      ]);
+      const policies: PolicySource[] = [];
+      const bindings: Binding[] = members.map((m) => ({
+        member: `user:${m.userId}`,
+        of: `group:${m.groupId}`,
+      }));
+      const customerByArn = new Map(customer.map((p) => [arn.policy(accountId, p.name), p]));
+      const used = new Set<string>();
+      for (const a of attachments) {
+        bindings.push({ member: `${a.principalType}:${a.principalId}`, of: a.policyArn });
+        if (used.has(a.policyArn)) continue;
+        used.add(a.policyArn);
+        const managed = getManagedPolicy(a.policyArn);
+        const own = customerByArn.get(a.policyArn);
+        if (managed) {
+          policies.push({
+            id: managed.arn,
+            arn: managed.arn,
+            name: managed.name,
+            document: managed.document,
+          });
+        } else if (own) {
+          policies.push({
+            id: a.policyArn,
+            arn: a.policyArn,
+            name: own.name,
+            document: parsePolicyDocument(own.document),
+          });
+        }
+      }
+      for (const p of inline) {
+        const id = `inline:${p.principalType}/${p.principalId}/${p.name}`;
+        policies.push({ id, arn: id, name: p.name, document: parsePolicyDocument(p.document) });
+        bindings.push({ member: `${p.principalType}:${p.principalId}`, of: id });
+      }
+      return { accountId, policies, bindings };
+    });
+  }
+
+  private async holderId(
+    tx: EntityManager,
+    accountId: string,
+    holderType: PolicyHolderType,
+    holderName: string,
+  ): Promise<string> {
+    if (holderType === 'user') return (await this.identities.requireUser(tx, accountId, holderName)).id;
+    if (holderType === 'group') return (await this.identities.requireGroup(tx, accountId, holderName)).id;
+    throw new NotFoundError(`Role ${holderName} does not exist in account ${accountId}`);
+  }
+
+  private async requireCustomerPolicy(
+    tx: EntityManager,
+    accountId: string,
+    policyArn: string,
+  ): Promise<PolicyEntity> {
+    const parsed = parseArn(policyArn);
+    const name =
+      parsed?.service === 'iam' && parsed.resource.startsWith('policy/') ? parsed.resource.slice(7) : '';
+    const policy =
+      parsed?.account === accountId && name
+        ? await tx
+            .getRepository(PolicyEntity)
+            .createQueryBuilder('p')
+            .where('p.account_id = :accountId AND lower(p.name) = lower(:name)', { accountId, name })
+            .getOne()
+        : null;
+    if (!policy) throw new NotFoundError(`Policy ${policyArn} does not exist`);
+    return policy;
+  }
+}
+
+function customerView(p: PolicyEntity): PolicyView {
+  return {
+    arn: arn.policy(p.accountId, p.name),
+    name: p.name,
+    description: p.description,
+    document: p.document,
+    isManaged: false,
+    createdAt: p.createdAt,
+    updatedAt: p.updatedAt,
+  };
+}
+
+function managedView(p: { arn: string; name: string; description: string; raw: unknown }): PolicyView {
+  return {
+    arn: p.arn,
+    name: p.name,
+    description: p.description,
+    document: p.raw,
+    isManaged: true,
+    createdAt: null,
+    updatedAt: null,
+  };
+}

@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import express, { type Request } from 'express';
+import type { GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { GraphQLContext } from './graphql/context';
+import { formatError } from './graphql/error-mapping';
+import { createSchema } from './graphql/schema';
+import { migrationsApplied } from './platform/db/database';
+import type { Logger } from './platform/logger';
+import { requestScope } from './platform/request-scope';
+import type { Services } from './services';
+
+export interface HttpServer {
+  server: http.Server;
+  /** Resolves with the bound port. */
+  listen(port: number, host: string): Promise<number>;
+  /** Stops accepting, drains in-flight requests, closes WebSockets. */
+  close(): Promise<void>;
+}
+
+const REQUEST_ID = /^[\w.-]{8,64}$/;
+
+function bearer(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const match = /^Bearer\s+(\S+)$/i.exec(value.trim());
+  return match?.[1];
+}
+
+function clientAddress(address: string | undefined): string {
+  if (!address) return 'unknown';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+/** Query limits (graphql-armor): depth, cost, aliases, directives, tokens; no field suggestions in production. */
+function armor(production: boolean): ReturnType<ApolloArmor['protect']> {
+  return new ApolloArmor({
+    maxDepth: { n: 12 },
+    costLimit: { maxCost: 5000 },
+    maxAliases: { n: 15 },
+    maxDirectives: { n: 50 },
+    maxTokens: { n: 2000 },
+    blockFieldSuggestion: { enabled: production },
+  }).protect();
+}
+
+export async function createHttpServer(services: Services, logger: Logger): Promise<HttpServer> {
+  const { config } = services;
+  const production = config.nodeEnv === 'production';
+  const schema: GraphQLSchema = await createSchema();
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  const server = http.createServer(app);
+
+  // graphql-ws on the same port and path as HTTP GraphQL.
+  const wsServer = new WebSocketServer({ server, path: '/graphql' });
+  const wsCleanup = useServer<Record<string, unknown>>(
+    {
+      schema,
+      context: (wsCtx): GraphQLContext => {
+        const request = wsCtx.extra.request;
+        const requestId = randomUUID();
+        return {
+          requestId,
+          sourceIp: clientAddress(request.socket.remoteAddress),
+          userAgent: request.headers['user-agent'],
+          token:
+            bearer(wsCtx.connectionParams?.authorization) ?? bearer(wsCtx.connectionParams?.Authorization),
+          services,
+          logger: logger.child({ requestId }),
+        };
+      },
+    },
+    wsServer,
+  );
+
+  const protection = armor(production);
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema,
+    introspection: !production,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: false,
+    validationRules: protection.validationRules,
+    formatError,
+    plugins: [
+      ...protection.plugins,
+      ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      ApolloServerPluginLandingPageDisabled(),
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await wsCleanup.dispose();
+            },
+          };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+
+  app.use((req, res, next) => {
+    const given = req.header('x-request-id');
+    const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+    res.setHeader('x-request-id', requestId);
+    requestScope.run({ requestId, logger: logger.child({ requestId }) }, next);
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await services.dataSource.query('SELECT 1');
+      if (!(await migrationsApplied(services.dataSource))) {
+        res.status(503).json({ status: 'unavailable', reason: 'database migrations are pending' });
+        return;
+      }
+      res.json({ status: 'ready' });
+    } catch {
+      res.status(503).json({ status: 'unavailable', reason: 'database unreachable' });
+    }
+  });
+
+  app.use(
+    '/graphql',
+    express.json({ limit: config.maxBodyBytes }),
+    expressMiddleware(apollo, {
+      context: async ({ req }: { req: Request }): Promise<GraphQLContext> => {
+        const scope = requestScope.getStore();
+        const requestId = scope?.requestId ?? randomUUID();
+        return {
+          requestId,
+          sourceIp: clientAddress(req.ip ?? req.socket.remoteAddress),
+          userAgent: req.header('user-agent'),
+          token: bearer(req.header('authorization')),
+          services,
+          logger: scope?.logger ?? logger,
+        };
+      },
+    }),
+  );
+
+  // Malformed JSON and oversized bodies: a GraphQL-shaped answer, never a stack trace.
+  app.use(
+    (
+      err: Error & { status?: number; type?: string },
+      _req: Request,
+      res: express.Response,
+      next: express.NextFunction,
+    ) => {
+      if (res.headersSent) return next(err);
+      const status = err.status ?? 500;
+      const code = status === 413 ? 'LIMIT_EXCEEDED' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL';
+      const message =
+        status === 413
+          ? `Request body is larger than ${config.maxBodyBytes} bytes`
+          : status < 500
+            ? `Malformed request: ${err.message}`
+            : 'Internal error';
+      if (status >= 500) requestScope.getStore()?.logger.error({ err }, 'unexpected HTTP error');
+      res.status(status).json({ errors: [{ message, extensions: { code } }] });
+    },
+  );
+
+  return {
+    server,
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          const address = server.address();
+          resolve(typeof address === 'object' && address ? address.port : port);
+        });
+      }),
+    close: async () => {
+      await apollo.stop();
+      wsServer.close();
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import type { DataSource } from 'typeorm';
+import type { Config } from './config';
+import { Authorizer } from './iam/authorizer';
+import { IamChanges } from './iam/iam-changes';
+import { IdentityService } from './iam/identity/identity.service';
+import { SessionResolver } from './iam/identity/session-resolver';
+import { SignInThrottle } from './iam/identity/sign-in-throttle';
+import { TokenService } from './iam/identity/token.service';
+import { PolicySimulator } from './iam/policies/policy-simulator';
+import { PolicyService } from './iam/policies/policy.service';
+import { PipelineService } from './pipelines/pipeline.service';
+import type { Notifications } from './platform/db/notifications';
+import { TagService } from './tags/tag.service';
+
+/** Every service of one process, wired once (the composition root's half that GraphQL uses). */
+export interface Services {
+  config: Config;
+  dataSource: DataSource;
+  tokens: TokenService;
+  sessions: SessionResolver;
+  identities: IdentityService;
+  policies: PolicyService;
+  simulator: PolicySimulator;
+  authorizer: Authorizer;
+  tags: TagService;
+  pipelines: PipelineService;
+}
+
+export async function createServices(
+  config: Config,
+  dataSource: DataSource,
+  notifications: Notifications | undefined,
+): Promise<Services> {
+  const changes = new IamChanges(dataSource, notifications);
+  const identities = new IdentityService(dataSource, changes, new SignInThrottle(dataSource));
+  const policies = new PolicyService(dataSource, changes, identities);
+  const authorizer = new Authorizer(policies, changes);
+  const tokens = await TokenService.create({
+    dataSource,
+    keyFile: config.signingKeyFile,
+    dataDir: config.dataDir,
+    ttlSeconds: config.tokenTtlSeconds,
+  });
+  const tags = new TagService(dataSource, config.region);
+  return {
+    config,
+    dataSource,
+    tokens,
+    sessions: new SessionResolver(tokens, identities, changes),
+    identities,
+    policies,
+    simulator: new PolicySimulator(dataSource, identities, authorizer),
+    authorizer,
+    tags,
+    pipelines: new PipelineService(dataSource, tags, config.region),
+  };
+}

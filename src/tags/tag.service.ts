@@ -1,0 +1,128 @@
+import { type DataSource, type EntityManager, In } from 'typeorm';
+import { BadInputError, LimitExceededError, NotFoundError, type Problem } from '../platform/errors';
+import { parseArn } from '../iam/arn';
+import { ResourceTagEntity } from './resource-tag.entity';
+
+export interface Tag {
+  key: string;
+  value: string;
+}
+
+export const TAGS_PER_RESOURCE = 50;
+
+/** Tag rules as AWS's: key 1–128, value 0–256, no `aws:` prefix, keys unique in a request. */
+export function tagProblems(tags: Tag[], path: string): Problem[] {
+  const problems: Problem[] = [];
+  const seen = new Set<string>();
+  tags.forEach((tag, i) => {
+    const at = `${path}[${i}]`;
+    if (tag.key.length < 1 || tag.key.length > 128)
+      problems.push({ path: `${at}.key`, message: 'must be 1–128 characters long' });
+    if (tag.key.toLowerCase().startsWith('aws:'))
+      problems.push({ path: `${at}.key`, message: 'the aws: prefix is reserved' });
+    if (!/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u.test(tag.key)) {
+      problems.push({ path: `${at}.key`, message: 'may hold letters, digits, spaces and _.:/=+-@ only' });
+    }
+    if (tag.value.length > 256)
+      problems.push({ path: `${at}.value`, message: 'must be at most 256 characters long' });
+    if (seen.has(tag.key)) problems.push({ path: `${at}.key`, message: `duplicates the key "${tag.key}"` });
+    seen.add(tag.key);
+  });
+  return problems;
+}
+
+/**
+ * Tags on resources of one account, keyed by ARN. Only resources that exist can be tagged;
+ * a pipeline's tags go when it goes.
+ */
+export class TagService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly region: string,
+  ) {}
+
+  async list(accountId: string, resourceArn: string): Promise<Tag[]> {
+    await this.requireResource(this.dataSource.manager, accountId, resourceArn);
+    return this.read(accountId, resourceArn);
+  }
+
+  /** For the condition key aws:ResourceTag/<key>. */
+  async tagMap(accountId: string, resourceArn: string): Promise<Record<string, string>> {
+    return Object.fromEntries((await this.read(accountId, resourceArn)).map((t) => [t.key, t.value]));
+  }
+
+  async tag(accountId: string, resourceArn: string, tags: Tag[]): Promise<void> {
+    const problems = tagProblems(tags, 'tags');
+    if (problems.length) throw BadInputError.of('Tags', problems);
+    await this.dataSource.transaction(async (tx) => {
+      await this.requireResource(tx, accountId, resourceArn);
+      await this.put(tx, accountId, resourceArn, tags);
+    });
+  }
+
+  async untag(accountId: string, resourceArn: string, keys: string[]): Promise<void> {
+    await this.dataSource.transaction(async (tx) => {
+      await this.requireResource(tx, accountId, resourceArn);
+      if (keys.length)
+        await tx.getRepository(ResourceTagEntity).delete({ accountId, resourceArn, key: In(keys) });
+    });
+  }
+
+  /** Adds or replaces tags inside the caller's transaction, holding the per-resource limit. */
+  async put(tx: EntityManager, accountId: string, resourceArn: string, tags: Tag[]): Promise<void> {
+    if (!tags.length) return;
+    const repo = tx.getRepository(ResourceTagEntity);
+    await repo.upsert(
+      tags.map((t) => ({ accountId, resourceArn, key: t.key, value: t.value })),
+      ['accountId', 'resourceArn', 'key'],
+    );
+    const count = await repo.countBy({ accountId, resourceArn });
+    if (count > TAGS_PER_RESOURCE) {
+      throw new LimitExceededError(
+        'tagsPerResource',
+        `A resource may have at most ${TAGS_PER_RESOURCE} tags; this would give it ${count}`,
+      );
+    }
+  }
+
+  /** Removes the tags of a resource and of everything under it (`<arn>/…`). */
+  async removeAll(tx: EntityManager, accountId: string, resourceArn: string): Promise<void> {
+    await tx
+      .getRepository(ResourceTagEntity)
+      .createQueryBuilder()
+      .delete()
+      .where('account_id = :accountId AND (resource_arn = :arn OR starts_with(resource_arn, :prefix))', {
+        accountId,
+        arn: resourceArn,
+        prefix: `${resourceArn}/`,
+      })
+      .execute();
+  }
+
+  private async read(accountId: string, resourceArn: string): Promise<Tag[]> {
+    const rows = await this.dataSource
+      .getRepository(ResourceTagEntity)
+      .find({ where: { accountId, resourceArn }, order: { key: 'ASC' } });
+    return rows.map((r) => ({ key: r.key, value: r.value }));
+  }
+
+  /** Taggable today: pipelines. */
+  private async requireResource(tx: EntityManager, accountId: string, resourceArn: string): Promise<void> {
+    const parsed = parseArn(resourceArn);
+    const isPipeline =
+      parsed?.service === 'codepipeline' &&
+      parsed.region === this.region &&
+      parsed.account === accountId &&
+      parsed.resource &&
+      !parsed.resource.includes('/');
+    const exists =
+      isPipeline &&
+      (
+        await tx.query('SELECT 1 FROM pipelines WHERE account_id = $1 AND name = $2', [
+          accountId,
+          parsed.resource,
+        ])
+      ).length > 0;
+    if (!exists) throw new NotFoundError(`Resource ${resourceArn} does not exist or cannot be tagged`);
+  }
+}
