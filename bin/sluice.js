@@ -1,9 +1,5 @@
 #!/usr/bin/env node
-// `npx sluice <command>` in the checkout: runs the TypeScript entry point through tsx.
-const path = require('node:path');
-const { spawnSync } = require('node:child_process');
-
-const tsx = require.resolve('tsx/cli');
-const entry = path.join(__dirname, '..', 'src', 'main.ts');
-const result = spawnSync(process.execPath, [tsx, entry, ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+// `npx sluice <command>` in the checkout: loads the TypeScript entry point through tsx's
+// require hook, in this same process, so signals (SIGTERM, Ctrl-C) reach the server itself.
+require('tsx/cjs');
+require('../src/main.ts');

@@ -86,6 +86,8 @@ export async function createHttpServer(services: Services, logger: Logger): Prom
     schema,
     introspection: !production,
     csrfPrevention: true,
+    // Shutdown is ours (src/main.ts): drain, then close the database, then exit.
+    stopOnTerminationSignals: false,
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
     validationRules: protection.validationRules,

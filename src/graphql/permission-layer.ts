@@ -94,6 +94,14 @@ export async function conditionContext(
   return context;
 }
 
+/** Resources shared by every account: the managed policies (`arn:sluice:iam::sluice:policy/…`). */
+const SHARED_ACCOUNT = 'sluice';
+
+function inCallersAccount(principal: Principal, resource: string): boolean {
+  const account = parseArn(resource)?.account;
+  return !account || account === principal.accountId || account === SHARED_ACCOUNT;
+}
+
 /**
  * Checks `action` on `resource` for the caller. A principal acts only inside its own account:
  * an ARN of another account is denied with the same message as any denial, so the answer never
@@ -106,9 +114,8 @@ export async function check(
   resource: string,
   requestTags?: TagLike[] | null,
 ): Promise<void> {
-  const account = parseArn(resource)?.account;
-  if (account && account !== principal.accountId)
-    throw new AccessDeniedError(principal, action, resource, false);
+  if (ctx.services.authorizer.bypassed) return;
+  if (!inCallersAccount(principal, resource)) throw new AccessDeniedError(principal, action, resource, false);
   const context = await conditionContext(ctx, principal, resource, requestTags);
   await ctx.services.authorizer.authorize(principal, { action, resource, context });
 }
@@ -131,7 +138,7 @@ function guard(
       return async (ctx) => {
         const principal = await authenticate(ctx);
         ctx.permits = async (arn) => {
-          if (parseArn(arn)?.account !== principal.accountId) return false;
+          if (!parseArn(arn) || !inCallersAccount(principal, arn)) return false;
           const context = await conditionContext(ctx, principal, arn, undefined);
           return ctx.services.authorizer.isAllowed(principal, {
             action: declaration.action,

@@ -36,6 +36,8 @@ export class Authorizer {
   private readonly accounts = new Map<string, Promise<CompiledAccount>>();
   /** Bumped on every invalidation so a build that raced a change is not cached. */
   private generation = 0;
+  /** Benchmarks only (bench/api.ts): allow everything, to measure what evaluation costs. */
+  private benchmarkBypass = false;
 
   constructor(
     private readonly policies: PolicyService,
@@ -48,8 +50,17 @@ export class Authorizer {
     });
   }
 
+  /** Not reachable through configuration or the API: only bench/support/bench-server.ts calls it. */
+  setBenchmarkBypass(on: boolean): void {
+    this.benchmarkBypass = on;
+  }
+
+  get bypassed(): boolean {
+    return this.benchmarkBypass;
+  }
+
   async evaluate(principal: Principal, request: AuthorizationRequest): Promise<Evaluation> {
-    if (principal.type === 'ROOT') {
+    if (principal.type === 'ROOT' || this.benchmarkBypass) {
       // The account root may do anything inside its own account (DESIGN §5).
       return { decision: 'ALLOWED', matchedStatements: [] };
     }
@@ -58,14 +69,14 @@ export class Authorizer {
   }
 
   async isAllowed(principal: Principal, request: AuthorizationRequest): Promise<boolean> {
-    if (principal.type === 'ROOT') return true;
+    if (principal.type === 'ROOT' || this.benchmarkBypass) return true;
     const { authorizer } = await this.forAccount(principal.accountId);
     return authorizer.isAllowed(principalKey(principal), request.action, request.resource, request.context);
   }
 
   /** Throws ACCESS_DENIED naming principal, action and resource unless allowed. */
   async authorize(principal: Principal, request: AuthorizationRequest): Promise<void> {
-    if (principal.type === 'ROOT') return;
+    if (principal.type === 'ROOT' || this.benchmarkBypass) return;
     const evaluation = await this.evaluate(principal, request);
     if (evaluation.decision !== 'ALLOWED') {
       throw new AccessDeniedError(

@@ -46,6 +46,7 @@ describe('HTTP surface', () => {
     const admin = await platformAdmin(server);
     const [header, payload] = admin
       .token!.split('.')
+      .slice(0, 2)
       .map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()));
     expect(header).toMatchObject({ alg: 'ES256', typ: 'JWT' });
     expect(header.kid).toEqual(expect.any(String));
@@ -88,13 +89,11 @@ describe('HTTP surface', () => {
     expect(await csrf.text()).toMatch(/CSRF/i);
   });
 
-  it('rejects queries that are too deep or use too many aliases', async () => {
-    const nested = 'ofType { '.repeat(12) + 'name' + ' }'.repeat(12);
-    const deep = await server.client.request(`{ __schema { types { fields { type { ${nested} } } } } }`);
-    expect(deep.errors?.[0].message).toMatch(/depth/i);
-    const aliases = `{ ${Array.from({ length: 30 }, (_, i) => `a${i}: __typename`).join(' ')} }`;
-    const res = await server.client.request(aliases);
-    expect(res.errors?.[0].message).toMatch(/alias/i);
+  it('rejects queries with too many aliases or tokens', async () => {
+    const aliases = `{ ${Array.from({ length: 30 }, (_, i) => `a${i}: callerIdentity { arn }`).join(' ')} }`;
+    expect((await server.client.request(aliases)).errors?.[0].message).toMatch(/alias/i);
+    const tokens = `{ ${'callerIdentity { arn } '.repeat(600)}}`;
+    expect((await server.client.request(tokens)).errors?.[0].message).toMatch(/token/i);
   });
 
   it('serves GraphQL over WebSocket on the same port, authenticated by connectionParams', async () => {

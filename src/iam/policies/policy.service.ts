@@ -5,7 +5,12 @@ import type { IamChanges } from '../iam-changes';
 import { GroupMemberEntity } from '../identity/group.entity';
 import { validateName, type IdentityService } from '../identity/identity.service';
 import type { AccountSnapshot, Binding, PolicySource } from '../policy/account-authorizer';
-import { getManagedPolicy, listManagedPolicies } from '../policy/managed-policies';
+import {
+  getManagedPolicy,
+  listManagedPolicies,
+  managedPolicySource,
+  type ManagedPolicy,
+} from '../policy/managed-policies';
 import { parsePolicyDocument } from '../policy/policy-document';
 import {
   InlinePolicyEntity,
@@ -239,12 +244,7 @@ export class PolicyService {
         const managed = getManagedPolicy(a.policyArn);
         const own = customerByArn.get(a.policyArn);
         if (managed) {
-          policies.push({
-            id: managed.arn,
-            arn: managed.arn,
-            name: managed.name,
-            document: managed.document,
-          });
+          policies.push(managedPolicySource(managed));
         } else if (own) {
           policies.push({
             id: a.policyArn,
@@ -307,12 +307,12 @@ function customerView(p: PolicyEntity): PolicyView {
   };
 }
 
-function managedView(p: { arn: string; name: string; description: string; raw: unknown }): PolicyView {
+function managedView(p: ManagedPolicy): PolicyView {
   return {
     arn: p.arn,
     name: p.name,
     description: p.description,
-    document: p.raw,
+    document: JSON.parse(p.documentJson) as unknown,
     isManaged: true,
     createdAt: null,
     updatedAt: null,
