@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { ensureDatabase } from '../../src/platform/db/database';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/platform/embedded-postgres';
 
 export interface BenchServer {
@@ -20,6 +21,7 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
   const pg: RunningPostgres = await startEmbeddedPostgres({ dir: path.join(dir, 'pg') });
   const dbUrl = new URL(pg.url);
   dbUrl.pathname = '/sluice';
+  await ensureDatabase(dbUrl.toString());
   const child: ChildProcess = fork(path.join(__dirname, 'bench-server.ts'), [], {
     execArgv: ['--import', 'tsx'],
     env: {

@@ -21,8 +21,11 @@ export interface TestServer {
 }
 
 /** The real server (HTTP + WebSocket) in this process, on a random port, with its own database. */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const databaseUrl = await freshDatabase();
+export async function startTestServer(
+  env: Record<string, string> = {},
+  options: { databaseUrl?: string } = {},
+): Promise<TestServer> {
+  const databaseUrl = options.databaseUrl ?? (await freshDatabase());
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-test-data-'));
   const config = loadConfig({
     DATABASE_URL: databaseUrl,

@@ -224,12 +224,11 @@ export class PolicyService {
   /** Everything the account's authorizer needs, read in one consistent snapshot. */
   async snapshot(accountId: string): Promise<AccountSnapshot> {
     return this.dataSource.transaction('REPEATABLE READ', async (tx) => {
-      const [customer, attachments, inline, members] = await Promise.all([
-        tx.getRepository(PolicyEntity).findBy({ accountId }),
-        tx.getRepository(PolicyAttachmentEntity).findBy({ accountId }),
-        tx.getRepository(InlinePolicyEntity).findBy({ accountId }),
-        tx.getRepository(GroupMemberEntity).findBy({ accountId }),
-      ]);
+      // One connection runs one query at a time: read in sequence, inside one snapshot.
+      const customer = await tx.getRepository(PolicyEntity).findBy({ accountId });
+      const attachments = await tx.getRepository(PolicyAttachmentEntity).findBy({ accountId });
+      const inline = await tx.getRepository(InlinePolicyEntity).findBy({ accountId });
+      const members = await tx.getRepository(GroupMemberEntity).findBy({ accountId });
       const policies: PolicySource[] = [];
       const bindings: Binding[] = members.map((m) => ({
         member: `user:${m.userId}`,

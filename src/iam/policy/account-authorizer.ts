@@ -13,10 +13,17 @@ import type { RequestContext } from './request-context';
 export type { RequestContext } from './request-context';
 
 /**
- * IAM evaluation for one account, with Casbin as the engine (DESIGN §5): every statement of
- * every policy in the account is a rule in one enforcer, principals reach policies through
- * `g` links, and the effect is "some allow and no deny". Built from a snapshot and immutable:
- * when the account's IAM data changes, build a new one and swap it in.
+ * IAM evaluation for one account, with Casbin as the engine (DESIGN §5): every statement is a
+ * `p` rule (see policies/model.conf), principals reach policies through `g` links, and the
+ * effect is "some allow and no deny". The account enforcer holds every rule and binding; each
+ * user or role also gets an enforcer holding only the rules it reaches, since Casbin scans
+ * rules linearly. Built from a snapshot and immutable: when the account's IAM data changes,
+ * build a new one and swap it in.
+ *
+ * `evaluate` takes the decision from Casbin (`enforceExSync` tells an explicit Deny from no
+ * Allow) and lists matched statements with a second pass over the principal's compiled
+ * statements; session policies are evaluated by that pass too (they arrive per request, and
+ * Casbin enforcers are built asynchronously).
  */
 
 /** One policy as it applies in the account: a managed or customer policy, or an inline one. */
@@ -77,7 +84,8 @@ interface StatementMatches {
   denies: MatchedStatement[];
 }
 
-// Session policies arrive per request; compiling each document object once is enough.
+// Session policies arrive per request; each document object is compiled once (documents are
+// treated as immutable once parsed, like the snapshot's).
 const sessionCache = new WeakMap<PolicyDocument, CompiledStatement[]>();
 
 export class AccountAuthorizer {
@@ -141,7 +149,9 @@ export class AccountAuthorizer {
       const reached = reachableSources(member, memberships, sources);
       principalSources.set(member, reached);
       const key = reached.map(({ source }) => source.id).join('\n');
-      principalsBySet.set(key, [...(principalsBySet.get(key) ?? []), member]);
+      const sharing = principalsBySet.get(key);
+      if (sharing) sharing.push(member);
+      else principalsBySet.set(key, [member]);
     }
     const principalEnforcers = new Map<string, Enforcer>();
     for (const principals of principalsBySet.values()) {
@@ -190,17 +200,7 @@ export class AccountAuthorizer {
     const explicitDeny = !allowed && rule.length > 0;
     const identity = matchStatements(this.sourcesOf(principalKey), folded, resourceArn, context);
     const session = sessionPolicy
-      ? matchStatements(
-          [
-            {
-              source: { ...SESSION_POLICY_SOURCE, document: sessionPolicy },
-              statements: sessionStatements(sessionPolicy),
-            },
-          ],
-          folded,
-          resourceArn,
-          context,
-        )
+      ? matchStatements([sessionSource(sessionPolicy)], folded, resourceArn, context)
       : undefined;
 
     if (explicitDeny || (session && session.denies.length > 0)) {
@@ -293,6 +293,10 @@ function reachableSources(
     frontier = next;
   }
   return found;
+}
+
+function sessionSource(document: PolicyDocument): CompiledSource {
+  return { source: { ...SESSION_POLICY_SOURCE, document }, statements: sessionStatements(document) };
 }
 
 function sessionStatements(document: PolicyDocument): CompiledStatement[] {

@@ -32,7 +32,7 @@ export function createDataSource(url: string, poolSize = 20): DataSource {
 }
 
 /** Creates the database named in `url` when it does not exist yet (embedded first start). */
-async function ensureDatabase(url: string): Promise<void> {
+export async function ensureDatabase(url: string): Promise<void> {
   const target = new URL(url);
   const name = decodeURIComponent(target.pathname.slice(1));
   const admin = new URL(url);

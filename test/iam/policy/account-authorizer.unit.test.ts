@@ -127,6 +127,13 @@ describe('AccountAuthorizer: actions and resources', () => {
     expectDecision(authz, 'user:alice', 'codepipeline:UpdatePipeline', resource, {}, 'IMPLICIT_DENY');
   });
 
+  it('keeps policy text as data: matcher-like text in a rule field is matched literally', async () => {
+    const odd = "arn:sluice:codepipeline:local:123456789012:x') || true || ('";
+    const authz = await buildForAlice(allow('codepipeline:GetPipeline', odd));
+    expectDecision(authz, 'user:alice', 'codepipeline:GetPipeline', odd, {}, 'ALLOWED');
+    expectDecision(authz, 'user:alice', 'codepipeline:GetPipeline', PIPELINE, {}, 'IMPLICIT_DENY');
+  });
+
   it('treats ${…} as plain text in a 2008-10-17 document', async () => {
     const literal = 'arn:sluice:codepipeline:local:123456789012:${aws:username}';
     const authz = await build(
