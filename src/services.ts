@@ -10,12 +10,14 @@ import { PolicySimulator } from './iam/policies/policy-simulator';
 import { PolicyService } from './iam/policies/policy.service';
 import { PipelineService } from './pipelines/pipeline.service';
 import type { Notifications } from './platform/db/notifications';
+import { Db } from './platform/db/unit-of-work';
 import { TagService } from './tags/tag.service';
 
 /** Every service of one process, wired once (the composition root's half that GraphQL uses). */
 export interface Services {
   config: Config;
   dataSource: DataSource;
+  db: Db;
   tokens: TokenService;
   sessions: SessionResolver;
   identities: IdentityService;
@@ -31,9 +33,10 @@ export async function createServices(
   dataSource: DataSource,
   notifications: Notifications | undefined,
 ): Promise<Services> {
-  const changes = new IamChanges(dataSource, notifications);
-  const identities = new IdentityService(dataSource, changes, new SignInThrottle(dataSource));
-  const policies = new PolicyService(dataSource, changes, identities);
+  const db = new Db(dataSource);
+  const changes = new IamChanges(db, notifications);
+  const identities = new IdentityService(db, changes, new SignInThrottle(dataSource));
+  const policies = new PolicyService(db, changes, identities);
   const authorizer = new Authorizer(policies, changes);
   const tokens = await TokenService.create({
     dataSource,
@@ -41,17 +44,18 @@ export async function createServices(
     dataDir: config.dataDir,
     ttlSeconds: config.tokenTtlSeconds,
   });
-  const tags = new TagService(dataSource, config.region);
+  const tags = new TagService(db, config.region);
   return {
     config,
     dataSource,
+    db,
     tokens,
     sessions: new SessionResolver(tokens, identities, changes),
     identities,
     policies,
-    simulator: new PolicySimulator(dataSource, identities, authorizer),
+    simulator: new PolicySimulator(db, identities, authorizer),
     authorizer,
     tags,
-    pipelines: new PipelineService(dataSource, tags, config.region),
+    pipelines: new PipelineService(db, tags, config.region),
   };
 }

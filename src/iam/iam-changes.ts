@@ -1,19 +1,20 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { notifyOnCommit, type Notifications } from '../platform/db/notifications';
+import type { Db } from '../platform/db/unit-of-work';
 
 const CHANNEL = 'sluice_iam';
 
 /**
  * The one way IAM state (users, keys, groups, policies, attachments) is written: in a
- * transaction that also notifies every instance, followed by an immediate local invalidation
- * so the caller's next request already sees the change. Caches (authorizers, session checks)
+ * transaction that also notifies every instance, followed by a local invalidation as soon as
+ * it commits, so the caller's next request already sees the change. Caches (authorizers, session checks)
  * subscribe with `onChange`.
  */
 export class IamChanges {
   private readonly listeners = new Set<(accountId: string | undefined) => void>();
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly db: Db,
     notifications: Notifications | undefined,
   ) {
     notifications?.on(CHANNEL, (accountId) => this.emit(accountId));
@@ -27,13 +28,13 @@ export class IamChanges {
   }
 
   async write<T>(accountId: string, work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    const result = await this.dataSource.transaction(async (tx) => {
+    return this.db.transaction(async (tx) => {
       const value = await work(tx);
       await notifyOnCommit(tx, CHANNEL, accountId);
+      // Not before: a cache rebuilt between invalidation and commit would keep the old state.
+      this.db.afterCommit(() => this.emit(accountId));
       return value;
     });
-    this.emit(accountId);
-    return result;
   }
 
   private emit(accountId: string | undefined): void {

@@ -1,4 +1,4 @@
-import { type DataSource, type EntityManager } from 'typeorm';
+import { type EntityManager } from 'typeorm';
 import { arn } from '../iam/arn';
 import type { Principal } from '../iam/identity/principal';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../platform/pagination';
@@ -11,6 +11,7 @@ import {
   type PipelineLimits,
 } from './declaration/validate-declaration';
 import { PipelineEntity, PipelineVersionEntity } from './pipeline.entity';
+import type { Db } from '../platform/db/unit-of-work';
 
 export interface PipelineView {
   name: string;
@@ -34,7 +35,7 @@ export const defaultPipelineServiceLimits: PipelineServiceLimits = {
 /** Pipeline definitions: create, read (any version), update, delete, list. */
 export class PipelineService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly db: Db,
     private readonly tags: TagService,
     private readonly region: string,
     private readonly limits: PipelineServiceLimits = defaultPipelineServiceLimits,
@@ -45,7 +46,7 @@ export class PipelineService {
     const declaration = this.validate(input, accountId);
     const problems = tagProblems(tags, 'tags');
     if (problems.length) throw BadInputError.of('Tags', problems);
-    const entity = await this.dataSource.transaction(async (tx) => {
+    const entity = await this.db.transaction(async (tx) => {
       // Serialises creates per account so the pipelines-per-account limit holds under concurrency.
       await tx.query(`SELECT pg_advisory_xact_lock(hashtext('pipelines:' || $1))`, [accountId]);
       if (await tx.getRepository(PipelineEntity).existsBy({ accountId, name: declaration.name })) {
@@ -70,10 +71,10 @@ export class PipelineService {
   }
 
   async get(accountId: string, name: string, version?: number | null): Promise<PipelineView> {
-    const current = await this.dataSource.getRepository(PipelineEntity).findOneBy({ accountId, name });
+    const current = await this.db.manager.getRepository(PipelineEntity).findOneBy({ accountId, name });
     if (!current) throw this.notFound(accountId, name);
     if (version === undefined || version === null || version === current.version) return this.view(current);
-    const old = await this.dataSource
+    const old = await this.db.manager
       .getRepository(PipelineVersionEntity)
       .findOneBy({ accountId, pipelineName: name, version });
     if (!old)
@@ -97,7 +98,7 @@ export class PipelineService {
   async update(principal: Principal, input: unknown): Promise<PipelineView> {
     const accountId = principal.accountId;
     const declaration = this.validate(input, accountId);
-    const entity = await this.dataSource.transaction(async (tx) => {
+    const entity = await this.db.transaction(async (tx) => {
       const current = await tx
         .getRepository(PipelineEntity)
         .findOne({ where: { accountId, name: declaration.name }, lock: { mode: 'pessimistic_write' } });
@@ -124,7 +125,7 @@ export class PipelineService {
 
   /** Deletes the pipeline, its versions and its tags: nothing stays reachable under its name. */
   async delete(accountId: string, name: string): Promise<void> {
-    await this.dataSource.transaction(async (tx) => {
+    await this.db.transaction(async (tx) => {
       const result = await tx.getRepository(PipelineEntity).delete({ accountId, name });
       if (!result.affected) throw this.notFound(accountId, name);
       await this.tags.removeAll(tx, accountId, this.arnOf(accountId, name));
@@ -143,7 +144,7 @@ export class PipelineService {
     const picked: PipelineView[] = [];
     const batch = Math.min(500, size + 1);
     for (;;) {
-      const query = this.dataSource
+      const query = this.db.manager
         .getRepository(PipelineEntity)
         .createQueryBuilder('p')
         .where('p.account_id = :accountId', { accountId })

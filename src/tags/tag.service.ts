@@ -1,7 +1,8 @@
-import { type DataSource, type EntityManager, In } from 'typeorm';
+import { type EntityManager, In } from 'typeorm';
 import { BadInputError, LimitExceededError, NotFoundError, type Problem } from '../platform/errors';
 import { parseArn } from '../iam/arn';
 import { ResourceTagEntity } from './resource-tag.entity';
+import type { Db } from '../platform/db/unit-of-work';
 
 export interface Tag {
   key: string;
@@ -37,12 +38,12 @@ export function tagProblems(tags: Tag[], path: string): Problem[] {
  */
 export class TagService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly db: Db,
     private readonly region: string,
   ) {}
 
   async list(accountId: string, resourceArn: string): Promise<Tag[]> {
-    await this.requireResource(this.dataSource.manager, accountId, resourceArn);
+    await this.requireResource(this.db.manager, accountId, resourceArn);
     return this.read(accountId, resourceArn);
   }
 
@@ -54,14 +55,14 @@ export class TagService {
   async tag(accountId: string, resourceArn: string, tags: Tag[]): Promise<void> {
     const problems = tagProblems(tags, 'tags');
     if (problems.length) throw BadInputError.of('Tags', problems);
-    await this.dataSource.transaction(async (tx) => {
+    await this.db.transaction(async (tx) => {
       await this.requireResource(tx, accountId, resourceArn);
       await this.put(tx, accountId, resourceArn, tags);
     });
   }
 
   async untag(accountId: string, resourceArn: string, keys: string[]): Promise<void> {
-    await this.dataSource.transaction(async (tx) => {
+    await this.db.transaction(async (tx) => {
       await this.requireResource(tx, accountId, resourceArn);
       if (keys.length)
         await tx.getRepository(ResourceTagEntity).delete({ accountId, resourceArn, key: In(keys) });
@@ -100,7 +101,7 @@ export class TagService {
   }
 
   private async read(accountId: string, resourceArn: string): Promise<Tag[]> {
-    const rows = await this.dataSource
+    const rows = await this.db.manager
       .getRepository(ResourceTagEntity)
       .find({ where: { accountId, resourceArn }, order: { key: 'ASC' } });
     return rows.map((r) => ({ key: r.key, value: r.value }));

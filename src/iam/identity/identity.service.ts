@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { type DataSource, type EntityManager, In } from 'typeorm';
+import { type EntityManager, In } from 'typeorm';
 import { BadInputError, ConflictError, LimitExceededError, NotFoundError } from '../../platform/errors';
 import { arn, PLATFORM_ACCOUNT_ID } from '../arn';
 import type { IamChanges } from '../iam-changes';
@@ -20,6 +20,7 @@ import {
 } from './secrets';
 import { ADDRESS_RULE, USER_RULE, type SignInThrottle, type ThrottleKey } from './sign-in-throttle';
 import { UserEntity } from './user.entity';
+import type { Db } from '../../platform/db/unit-of-work';
 
 /** The account root signs in with this user name (it cannot be taken by an IAM user). */
 export const ROOT_USER_NAME = 'root';
@@ -53,7 +54,7 @@ export function validateName(kind: string, field: string, name: string): void {
 /** Accounts, users, access keys, groups, and signing in. */
 export class IdentityService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly db: Db,
     private readonly changes: IamChanges,
     private readonly throttle: SignInThrottle,
   ) {}
@@ -91,11 +92,11 @@ export class IdentityService {
       { key: `ip:${sourceIp}`, rule: ADDRESS_RULE },
     ];
     await this.throttle.check(keys);
-    const key = await this.dataSource.getRepository(AccessKeyEntity).findOneBy({ id: accessKeyId });
+    const key = await this.db.manager.getRepository(AccessKeyEntity).findOneBy({ id: accessKeyId });
     const ok = await verifySecret(secret, key?.secretHash ?? (await decoyHash()));
     const user =
       key && ok
-        ? await this.dataSource
+        ? await this.db.manager
             .getRepository(UserEntity)
             .findOneBy({ accountId: key.accountId, id: key.userId })
         : null;
@@ -113,29 +114,29 @@ export class IdentityService {
   ): Promise<{ hash: string | null; principal: SignedInPrincipal } | undefined> {
     if (!/^\d{12}$/.test(accountId)) return undefined;
     if (userName === ROOT_USER_NAME) {
-      const account = await this.dataSource.getRepository(AccountEntity).findOneBy({ id: accountId });
+      const account = await this.db.manager.getRepository(AccountEntity).findOneBy({ id: accountId });
       if (!account) return undefined;
       return {
         hash: account.rootPasswordHash,
         principal: { type: 'ROOT', arn: arn.root(accountId), accountId, userName: ROOT_USER_NAME },
       };
     }
-    const user = await this.findUser(this.dataSource.manager, accountId, userName);
+    const user = await this.findUser(this.db.manager, accountId, userName);
     return user ? { hash: user.passwordHash, principal: userPrincipal(user) } : undefined;
   }
 
   /** Is the principal behind a token still there? (deleted users and keys stop working) */
   async principalExists(principal: Principal): Promise<boolean> {
     if (principal.type === 'ROOT') {
-      return this.dataSource.getRepository(AccountEntity).existsBy({ id: principal.accountId });
+      return this.db.manager.getRepository(AccountEntity).existsBy({ id: principal.accountId });
     }
     if (principal.type !== 'USER' || !principal.userId) return false;
     if (principal.accessKeyId) {
-      return this.dataSource
+      return this.db.manager
         .getRepository(AccessKeyEntity)
         .existsBy({ accountId: principal.accountId, id: principal.accessKeyId, userId: principal.userId });
     }
-    return this.dataSource
+    return this.db.manager
       .getRepository(UserEntity)
       .existsBy({ accountId: principal.accountId, id: principal.userId });
   }
@@ -151,7 +152,7 @@ export class IdentityService {
     const problem = passwordProblem(password);
     if (problem) throw BadInputError.of('Account', [{ path: 'rootPassword', message: problem }]);
     const hash = await hashSecret(password);
-    const repo = this.dataSource.getRepository(AccountEntity);
+    const repo = this.db.manager.getRepository(AccountEntity);
     for (let attempt = 0; attempt < 5; attempt++) {
       const id = String(randomInt(1, 1_000_000_000_000)).padStart(12, '0');
       if (id === PLATFORM_ACCOUNT_ID || (await repo.existsBy({ id }))) continue;
@@ -166,7 +167,7 @@ export class IdentityService {
    * Returns the admin password when it was just created (to be shown once), else undefined.
    */
   async bootstrapPlatform(adminPassword: string | undefined): Promise<string | undefined> {
-    return this.dataSource.transaction(async (tx) => {
+    return this.db.transaction(async (tx) => {
       // Several instances may start at once on one database.
       await tx.query('SELECT pg_advisory_xact_lock(7311764101)');
       if (await tx.getRepository(AccountEntity).existsBy({ id: PLATFORM_ACCOUNT_ID })) return undefined;
@@ -236,11 +237,11 @@ export class IdentityService {
   }
 
   async getUser(accountId: string, userName: string): Promise<UserEntity> {
-    return this.requireUser(this.dataSource.manager, accountId, userName);
+    return this.requireUser(this.db.manager, accountId, userName);
   }
 
   async listUsers(accountId: string): Promise<UserEntity[]> {
-    return this.dataSource.getRepository(UserEntity).find({ where: { accountId }, order: { name: 'ASC' } });
+    return this.db.manager.getRepository(UserEntity).find({ where: { accountId }, order: { name: 'ASC' } });
   }
 
   async findUser(tx: EntityManager, accountId: string, userName: string): Promise<UserEntity | null> {
@@ -290,8 +291,8 @@ export class IdentityService {
   }
 
   async listAccessKeys(accountId: string, userName: string): Promise<AccessKeyEntity[]> {
-    const user = await this.requireUser(this.dataSource.manager, accountId, userName);
-    return this.dataSource
+    const user = await this.requireUser(this.db.manager, accountId, userName);
+    return this.db.manager
       .getRepository(AccessKeyEntity)
       .find({ where: { accountId, userId: user.id }, order: { createdAt: 'ASC' } });
   }
@@ -353,16 +354,16 @@ export class IdentityService {
   }
 
   async listGroups(accountId: string): Promise<GroupEntity[]> {
-    return this.dataSource.getRepository(GroupEntity).find({ where: { accountId }, order: { name: 'ASC' } });
+    return this.db.manager.getRepository(GroupEntity).find({ where: { accountId }, order: { name: 'ASC' } });
   }
 
   /** Members of each group, for many groups in one query. */
   async groupMembers(accountId: string, groupIds: readonly string[]): Promise<Map<string, UserEntity[]>> {
-    const rows = await this.dataSource
+    const rows = await this.db.manager
       .getRepository(GroupMemberEntity)
       .findBy({ accountId, groupId: In(groupIds) });
     const users = rows.length
-      ? await this.dataSource
+      ? await this.db.manager
           .getRepository(UserEntity)
           .findBy({ accountId, id: In(rows.map((r) => r.userId)) })
       : [];

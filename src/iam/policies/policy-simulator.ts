@@ -1,10 +1,10 @@
-import type { DataSource } from 'typeorm';
 import { BadInputError, LimitExceededError, NotFoundError } from '../../platform/errors';
 import { arn, parseArn } from '../arn';
 import type { Authorizer } from '../authorizer';
 import type { IdentityService } from '../identity/identity.service';
 import type { Principal } from '../identity/principal';
 import type { Decision, MatchedStatement, RequestContext } from '../policy/account-authorizer';
+import type { Db } from '../../platform/db/unit-of-work';
 
 const MAX_PAIRS = 1000;
 
@@ -25,7 +25,7 @@ export interface SimulationResult {
 /** simulatePrincipalPolicy: the same evaluation requests get, for a user chosen by ARN. */
 export class PolicySimulator {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly db: Db,
     private readonly identities: IdentityService,
     private readonly authorizer: Authorizer,
   ) {}
@@ -72,7 +72,7 @@ export class PolicySimulator {
       return { type: 'ROOT', arn: arn.root(accountId), accountId, sessionId: 'simulation' };
     }
     if (!parsed.resource.startsWith('user/')) throw notFound;
-    const user = await this.identities.findUser(this.dataSource.manager, accountId, parsed.resource.slice(5));
+    const user = await this.identities.findUser(this.db.manager, accountId, parsed.resource.slice(5));
     if (!user) throw notFound;
     return {
       type: 'USER',

@@ -1,4 +1,4 @@
-import { type DataSource, type EntityManager } from 'typeorm';
+import { type EntityManager } from 'typeorm';
 import { BadInputError, ConflictError, LimitExceededError, NotFoundError } from '../../platform/errors';
 import { arn, parseArn } from '../arn';
 import type { IamChanges } from '../iam-changes';
@@ -18,6 +18,7 @@ import {
   PolicyEntity,
   type PolicyHolderType,
 } from './policy.entity';
+import type { Db } from '../../platform/db/unit-of-work';
 
 const MANAGED_POLICIES_PER_HOLDER = 20;
 
@@ -48,7 +49,7 @@ function acceptDocument(input: unknown): object {
 /** Customer-managed policies, managed policies, attachments and inline policies. */
 export class PolicyService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly db: Db,
     private readonly changes: IamChanges,
     private readonly identities: IdentityService,
   ) {}
@@ -99,7 +100,7 @@ export class PolicyService {
   async getPolicy(accountId: string, policyArn: string): Promise<PolicyView> {
     const managed = getManagedPolicy(policyArn);
     if (managed) return managedView(managed);
-    return customerView(await this.requireCustomerPolicy(this.dataSource.manager, accountId, policyArn));
+    return customerView(await this.requireCustomerPolicy(this.db.manager, accountId, policyArn));
   }
 
   async listPolicies(accountId: string, scope: PolicyScope): Promise<PolicyView[]> {
@@ -108,7 +109,7 @@ export class PolicyService {
       scope === 'MANAGED'
         ? []
         : (
-            await this.dataSource
+            await this.db.manager
               .getRepository(PolicyEntity)
               .find({ where: { accountId }, order: { name: 'ASC' } })
           ).map(customerView);
@@ -162,8 +163,8 @@ export class PolicyService {
     holderType: PolicyHolderType,
     holderName: string,
   ): Promise<PolicyView[]> {
-    const holderId = await this.holderId(this.dataSource.manager, accountId, holderType, holderName);
-    const rows = await this.dataSource.getRepository(PolicyAttachmentEntity).find({
+    const holderId = await this.holderId(this.db.manager, accountId, holderType, holderName);
+    const rows = await this.db.manager.getRepository(PolicyAttachmentEntity).find({
       where: { accountId, principalType: holderType, principalId: holderId },
       order: { policyArn: 'ASC' },
     });
@@ -213,8 +214,8 @@ export class PolicyService {
     holderType: PolicyHolderType,
     holderName: string,
   ): Promise<InlinePolicyView[]> {
-    const holderId = await this.holderId(this.dataSource.manager, accountId, holderType, holderName);
-    const rows = await this.dataSource.getRepository(InlinePolicyEntity).find({
+    const holderId = await this.holderId(this.db.manager, accountId, holderType, holderName);
+    const rows = await this.db.manager.getRepository(InlinePolicyEntity).find({
       where: { accountId, principalType: holderType, principalId: holderId },
       order: { name: 'ASC' },
     });
@@ -223,7 +224,7 @@ export class PolicyService {
 
   /** Everything the account's authorizer needs, read in one consistent snapshot. */
   async snapshot(accountId: string): Promise<AccountSnapshot> {
-    return this.dataSource.transaction('REPEATABLE READ', async (tx) => {
+    return this.db.dataSource.transaction('REPEATABLE READ', async (tx) => {
       // One connection runs one query at a time: read in sequence, inside one snapshot.
       const customer = await tx.getRepository(PolicyEntity).findBy({ accountId });
       const attachments = await tx.getRepository(PolicyAttachmentEntity).findBy({ accountId });

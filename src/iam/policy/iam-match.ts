@@ -12,8 +12,8 @@ export interface IamMatchOptions {
   caseInsensitive: boolean;
 }
 
-export const STAR = -1;
-export const ONE = -2;
+const STAR = -1;
+const ONE = -2;
 
 export interface CompiledPattern {
   /** `any`: only `*`; `exact`: no wildcard; `prefix`: literal then one trailing `*`; else `glob`. */
