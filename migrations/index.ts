@@ -1,4 +1,5 @@
 import { Foundation1764100000000 } from './1764100000000-foundation';
+import { AuditTrail1764200000000 } from './1764200000000-audit-trail';
 
 /** Listed explicitly: TypeORM's glob loader cannot load .ts under vitest (STACK.md gotcha 3). */
-export const migrations = [Foundation1764100000000];
+export const migrations = [Foundation1764100000000, AuditTrail1764200000000];

@@ -37,17 +37,23 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   const notifications = new Notifications(db.url, logger);
   try {
     await notifications.start();
-    const services = await createServices(config, db.dataSource, notifications);
+    const services = await createServices(config, db.dataSource, notifications, logger);
     const adminPassword = await services.identities.bootstrapPlatform(config.adminPassword);
     if (adminPassword) announceAdminPassword(config, adminPassword, !config.adminPassword, logger);
     const http = await createHttpServer(services, logger);
     const port = await http.listen(config.port, config.host);
+    services.auditSealer.start();
+    services.auditRetention.start();
     logger.info({ port, url: `http://localhost:${port}/graphql` }, 'Sluice is serving');
     return {
       port,
       services,
       async stop() {
         await http.close();
+        services.auditRetention.stop();
+        await services.audit.drain();
+        // A last digest, so the chain is sealed up to the final event.
+        await services.auditSealer.stop();
         await notifications.close();
         await db.close();
       },

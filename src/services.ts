@@ -1,4 +1,9 @@
 import type { DataSource } from 'typeorm';
+import { AuditLookup } from './audit/audit-lookup';
+import { AuditRetention } from './audit/audit-retention';
+import { AuditSealer } from './audit/audit-sealer';
+import { AuditValidator } from './audit/audit-validator';
+import { AuditWriter } from './audit/audit-writer';
 import type { Config } from './config';
 import { Authorizer } from './iam/authorizer';
 import { IamChanges } from './iam/iam-changes';
@@ -11,11 +16,17 @@ import { PolicyService } from './iam/policies/policy.service';
 import { PipelineService } from './pipelines/pipeline.service';
 import type { Notifications } from './platform/db/notifications';
 import { Db } from './platform/db/unit-of-work';
+import type { Logger } from './platform/logger';
 import { TagService } from './tags/tag.service';
 
 /** Every service of one process, wired once (the composition root's half that GraphQL uses). */
 export interface Services {
   config: Config;
+  audit: AuditWriter;
+  auditLookup: AuditLookup;
+  auditValidator: AuditValidator;
+  auditSealer: AuditSealer;
+  auditRetention: AuditRetention;
   dataSource: DataSource;
   db: Db;
   tokens: TokenService;
@@ -32,6 +43,7 @@ export async function createServices(
   config: Config,
   dataSource: DataSource,
   notifications: Notifications | undefined,
+  logger: Logger,
 ): Promise<Services> {
   const db = new Db(dataSource);
   const changes = new IamChanges(db, notifications);
@@ -45,8 +57,22 @@ export async function createServices(
     ttlSeconds: config.tokenTtlSeconds,
   });
   const tags = new TagService(db, config.region);
+  const audit = new AuditWriter(dataSource, logger);
+  const auditSealer = new AuditSealer(dataSource, tokens, logger, config.auditDigestSeconds);
   return {
     config,
+    audit,
+    auditLookup: new AuditLookup(dataSource),
+    auditValidator: new AuditValidator(dataSource, tokens),
+    auditSealer,
+    auditRetention: new AuditRetention(
+      dataSource,
+      audit,
+      auditSealer,
+      logger,
+      config.auditRetentionDays,
+      config.region,
+    ),
     dataSource,
     db,
     tokens,

@@ -1,10 +1,4 @@
-import {
-  defaultFieldResolver,
-  type GraphQLFieldConfig,
-  type GraphQLFieldResolver,
-  type GraphQLObjectType,
-  type GraphQLSchema,
-} from 'graphql';
+import type { GraphQLObjectType, GraphQLSchema } from 'graphql';
 import { AccessDeniedError } from '../iam/authorizer';
 import { PLATFORM_ACCOUNT_ID, parseArn } from '../iam/arn';
 import { UnauthenticatedError } from '../iam/identity/identity.errors';
@@ -13,8 +7,6 @@ import type { RequestContext } from '../iam/policy/account-authorizer';
 import { DomainError } from '../platform/errors';
 import type { GraphQLContext } from './context';
 import { PERMISSION_EXTENSION, type PermissionDeclaration, type TagLike } from './permission';
-
-type Resolver = GraphQLFieldResolver<unknown, GraphQLContext, Record<string, unknown>>;
 
 export function permissionOf(field: {
   extensions?: Record<string, unknown> | null;
@@ -113,26 +105,36 @@ export async function check(
   action: string,
   resource: string,
   requestTags?: TagLike[] | null,
+  platformCrossAccount = false,
 ): Promise<void> {
   if (ctx.services.authorizer.bypassed) return;
-  if (!inCallersAccount(principal, resource)) throw new AccessDeniedError(principal, action, resource, false);
+  const crossingAllowed = platformCrossAccount && principal.accountId === PLATFORM_ACCOUNT_ID;
+  if (!crossingAllowed && !inCallersAccount(principal, resource)) {
+    throw new AccessDeniedError(principal, action, resource, false);
+  }
   const context = await conditionContext(ctx, principal, resource, requestTags);
   await ctx.services.authorizer.authorize(principal, { action, resource, context });
 }
 
-function guard(
+/**
+ * The check a root field's declaration calls for, as a function of the request. It resolves
+ * with the ARNs the call is about (for the audit trail), or rejects with UNAUTHENTICATED or
+ * ACCESS_DENIED. A field without a declaration is refused to everyone.
+ */
+export function guardFor(
   fieldName: string,
   declaration: PermissionDeclaration | undefined,
-): (ctx: GraphQLContext, args: Record<string, unknown>) => Promise<void> {
+): (ctx: GraphQLContext, args: Record<string, unknown>) => Promise<string[]> {
   if (!declaration) {
     return () => Promise.reject(new UndeclaredPermissionError(fieldName));
   }
   switch (declaration.kind) {
     case 'public':
-      return () => Promise.resolve();
+      return () => Promise.resolve([]);
     case 'authenticated':
       return async (ctx) => {
         await authenticate(ctx);
+        return [];
       };
     case 'list':
       return async (ctx) => {
@@ -146,6 +148,7 @@ function guard(
             context,
           });
         };
+        return [];
       };
     case 'iam':
       return async (ctx, args) => {
@@ -155,34 +158,15 @@ function guard(
         if (declaration.platformOnly && principal.accountId !== PLATFORM_ACCOUNT_ID) {
           throw new AccessDeniedError(principal, declaration.action, resource, false);
         }
-        await check(ctx, principal, declaration.action, resource, declaration.requestTags?.(args));
+        await check(
+          ctx,
+          principal,
+          declaration.action,
+          resource,
+          declaration.requestTags?.(args),
+          declaration.platformCrossAccount,
+        );
+        return resource === '*' ? [] : [resource];
       };
   }
-}
-
-/**
- * Wraps every root field (query, mutation, subscription) with its declared permission check.
- * Runs before the field's resolver, so resolvers stay free of authorization code.
- */
-export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
-  for (const type of rootTypes(schema)) {
-    for (const field of Object.values(type.getFields())) {
-      const enforce = guard(`${type.name}.${field.name}`, permissionOf(field));
-      const config = field as unknown as GraphQLFieldConfig<unknown, GraphQLContext, Record<string, unknown>>;
-      if (type === schema.getSubscriptionType()) {
-        const subscribe = config.subscribe as Resolver;
-        config.subscribe = async (source, args, ctx, info) => {
-          await enforce(ctx, args);
-          return subscribe(source, args, ctx, info);
-        };
-      } else {
-        const resolve = (config.resolve ?? defaultFieldResolver) as Resolver;
-        config.resolve = async (source, args, ctx, info) => {
-          await enforce(ctx, args);
-          return resolve(source, args, ctx, info);
-        };
-      }
-    }
-  }
-  return schema;
 }

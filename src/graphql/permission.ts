@@ -19,10 +19,10 @@ type Args = Record<string, unknown>;
  * and test/graphql/permissions.test.ts fails for it.
  */
 export type PermissionDeclaration =
-  /** Anyone, with or without a token (signing in). */
-  | { kind: 'public' }
+  /** Anyone, with or without a token (signing in). `action` names the audit event only. */
+  | { kind: 'public'; action: string }
   /** Any valid session; no policy is consulted (like sts:GetCallerIdentity). */
-  | { kind: 'authenticated' }
+  | { kind: 'authenticated'; action: string }
   /** One IAM action on one resource ARN derived from the arguments. */
   | {
       kind: 'iam';
@@ -32,6 +32,8 @@ export type PermissionDeclaration =
       requestTags?: (args: Args) => TagLike[] | null | undefined;
       /** Only principals of the platform account (000000000000) may call it at all. */
       platformOnly?: boolean;
+      /** Principals of the platform account may name resources of any account (audit lookups). */
+      platformCrossAccount?: boolean;
     }
   /** A list: each item is checked for `action` on its own ARN; items the caller may not read are left out. */
   | { kind: 'list'; action: string };
@@ -43,12 +45,16 @@ function declare(declaration: PermissionDeclaration): MethodDecorator & Property
 }
 
 export const Permission = {
-  public: () => declare({ kind: 'public' }),
-  authenticated: () => declare({ kind: 'authenticated' }),
+  public: (action: string) => declare({ kind: 'public', action }),
+  authenticated: (action: string) => declare({ kind: 'authenticated', action }),
   iam: <A extends object = Args>(
     action: string,
     resource: (args: A, env: ResourceEnv) => string,
-    options: { requestTags?: (args: A) => TagLike[] | null | undefined; platformOnly?: boolean } = {},
+    options: {
+      requestTags?: (args: A) => TagLike[] | null | undefined;
+      platformOnly?: boolean;
+      platformCrossAccount?: boolean;
+    } = {},
   ) =>
     declare({
       kind: 'iam',
@@ -56,6 +62,7 @@ export const Permission = {
       resource: resource as (args: Args, env: ResourceEnv) => string,
       requestTags: options.requestTags as ((args: Args) => TagLike[] | null | undefined) | undefined,
       platformOnly: options.platformOnly,
+      platformCrossAccount: options.platformCrossAccount,
     }),
   list: (action: string) => declare({ kind: 'list', action }),
 };

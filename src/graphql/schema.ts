@@ -1,10 +1,11 @@
 import type { GraphQLSchema } from 'graphql';
+import { AuditResolver } from '../audit/audit.resolver';
 import { buildSchema } from 'type-graphql';
 import { IdentityResolver } from '../iam/identity/identity.resolver';
 import { GroupsResolver, UsersResolver } from '../iam/identity/users.resolver';
 import { PoliciesResolver } from '../iam/policies/policies.resolver';
 import { PipelineResolver } from '../pipelines/pipeline.resolver';
-import { applyPermissions } from './permission-layer';
+import { applyOperationLayer } from './operation-layer';
 
 export const resolvers = [
   IdentityResolver,
@@ -12,11 +13,12 @@ export const resolvers = [
   GroupsResolver,
   PoliciesResolver,
   PipelineResolver,
+  AuditResolver,
 ] as const;
 
-/** The whole schema, every root field behind its declared permission. */
+/** The whole schema, every root field behind its declared permission and audited. */
 export async function createSchema(): Promise<GraphQLSchema> {
   // Validation is ours (typed domain errors listing every problem), not class-validator's.
   const schema = await buildSchema({ resolvers, validate: false, emitSchemaFile: false });
-  return applyPermissions(schema);
+  return applyOperationLayer(schema);
 }

@@ -3,7 +3,9 @@ import { graphql } from 'graphql';
 import { buildSchema, Field, ObjectType, Query, Resolver } from 'type-graphql';
 import { describe, expect, it } from 'vitest';
 import type { GraphQLContext } from '../../src/graphql/context';
-import { applyPermissions, permissionOf, rootTypes } from '../../src/graphql/permission-layer';
+import { applyOperationLayer } from '../../src/graphql/operation-layer';
+import { permissionOf, rootTypes } from '../../src/graphql/permission-layer';
+import type { AuditRecord } from '../../src/audit/audit-record';
 import { createSchema } from '../../src/graphql/schema';
 
 /** Stands for any argument value: `{path}` when printed, and has every property. */
@@ -35,7 +37,7 @@ describe('permission declarations', () => {
         switch (declaration.kind) {
           case 'public':
           case 'authenticated':
-            table[name] = declaration.kind;
+            table[name] = `${declaration.kind} (${declaration.action})`;
             break;
           case 'list':
             table[name] = `${declaration.action} on each listed item`;
@@ -46,7 +48,8 @@ describe('permission declarations', () => {
             table[name] =
               `${declaration.action} on ${resource}` +
               (declaration.requestTags ? ' with request tags' : '') +
-              (declaration.platformOnly ? ' (platform account only)' : '');
+              (declaration.platformOnly ? ' (platform account only)' : '') +
+              (declaration.platformCrossAccount ? ' (platform account: any account)' : '');
           }
         }
       }
@@ -68,13 +71,22 @@ describe('permission declarations', () => {
         return { value: 'leaked' };
       }
     }
-    const schema = applyPermissions(await buildSchema({ resolvers: [LeakyResolver], validate: false }));
-    const result = await graphql({
-      schema,
-      source: '{ secret { value } }',
-      contextValue: {} as GraphQLContext,
-    });
+    const schema = applyOperationLayer(await buildSchema({ resolvers: [LeakyResolver], validate: false }));
+    // The smallest context the layer needs to record the refusal.
+    const recorded: AuditRecord[] = [];
+    const contextValue = {
+      requestId: 'req-1',
+      sourceIp: '127.0.0.1',
+      userAgent: undefined,
+      token: undefined,
+      services: {
+        audit: { record: async (r: AuditRecord) => void recorded.push(r) },
+        config: { region: 'local' },
+      },
+    } as unknown as GraphQLContext;
+    const result = await graphql({ schema, source: '{ secret { value } }', contextValue });
     expect(result.data).toBeNull();
     expect(result.errors?.[0].message).toMatch(/declares no permission/);
+    expect(recorded.map((r) => [r.eventName, r.errorCode])).toEqual([['secret', 'ACCESS_DENIED']]);
   });
 });

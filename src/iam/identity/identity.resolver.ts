@@ -14,7 +14,7 @@ export class IdentityResolver {
   @Mutation(() => SessionType, {
     description: 'Signs in with a password; user name "root" is the account root',
   })
-  @Permission.public()
+  @Permission.public('signin:Login')
   async login(
     @Arg('accountId', () => String) accountId: string,
     @Arg('userName', () => String) userName: string,
@@ -26,7 +26,7 @@ export class IdentityResolver {
   }
 
   @Mutation(() => SessionType, { description: 'Exchanges an access key for a session token' })
-  @Permission.public()
+  @Permission.public('sts:GetSessionToken')
   async getSessionToken(
     @Arg('accessKeyId', () => String) accessKeyId: string,
     @Arg('secretAccessKey', () => String) secretAccessKey: string,
@@ -41,7 +41,7 @@ export class IdentityResolver {
   }
 
   @Query(() => PrincipalObject)
-  @Permission.authenticated()
+  @Permission.authenticated('sts:GetCallerIdentity')
   callerIdentity(@Ctx() ctx: GraphQLContext): PrincipalObject {
     return toPrincipalObject(callerOf(ctx));
   }

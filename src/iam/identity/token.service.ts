@@ -1,4 +1,12 @@
-import { createHash, createPublicKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  randomUUID,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
@@ -115,6 +123,24 @@ export class TokenService {
       accessKeyId: claims.akid,
       sessionId: claims.jti,
     };
+  }
+
+  /** Signs arbitrary data with the server key (audit digests); verifiable by any instance. */
+  signDetached(data: string): { kid: string; signature: string } {
+    return {
+      kid: this.kid,
+      signature: sign('sha256', Buffer.from(data), this.privateKeyPem).toString('base64'),
+    };
+  }
+
+  async verifyDetached(kid: string, data: string, signature: string): Promise<boolean> {
+    const key = await this.publicKey(kid);
+    if (!key) return false;
+    try {
+      return verify('sha256', Buffer.from(data), key, Buffer.from(signature, 'base64'));
+    } catch {
+      return false;
+    }
   }
 
   private async publicKey(kid: string): Promise<KeyObject | undefined> {
