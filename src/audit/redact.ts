@@ -24,7 +24,7 @@ export function redact(value: unknown): unknown {
     return out;
   }
   // jsonb cannot hold NUL characters; a request must not be able to make its own audit fail.
-  if (typeof value === 'string') return value.includes('\u0000') ? value.replace(/\u0000/g, '\uFFFD') : value;
+  if (typeof value === 'string') return value.includes('\u0000') ? value.split('\u0000').join('\uFFFD') : value;
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'function' || typeof value === 'symbol') return null;
   return value;

@@ -164,12 +164,10 @@ export function parseBuildSpec(text: string, source: string): BuildSpec {
   const secondaryArtifacts: Record<string, ArtifactSpec> = {};
   const artifactsNode = reader.object(top.artifacts, 'artifacts');
   const secondary = reader.object(artifactsNode['secondary-artifacts'], 'artifacts.secondary-artifacts');
-  {
-    for (const [identifier, node] of Object.entries(secondary)) {
-      const spec = readArtifact(node, `artifacts.secondary-artifacts.${identifier}`);
-      if (!spec) reader.fail(`artifacts.secondary-artifacts.${identifier}.files is required`);
-      secondaryArtifacts[identifier] = spec;
-    }
+  for (const [identifier, node] of Object.entries(secondary)) {
+    const spec = readArtifact(node, `artifacts.secondary-artifacts.${identifier}`);
+    if (!spec) reader.fail(`artifacts.secondary-artifacts.${identifier}.files is required`);
+    secondaryArtifacts[identifier] = spec;
   }
 
   return {
