@@ -21,17 +21,21 @@ export class AuditTrail1764200000000 implements MigrationInterface {
         read_only boolean NOT NULL,
         principal_arn text,
         error_code text,
-        -- The whole CloudTrail-shaped record; the columns above are copies for searching,
-        -- checked against it by validateAuditTrail.
-        event jsonb NOT NULL,
+        -- The whole CloudTrail-shaped record, exactly as written (json, not jsonb: the chain
+        -- covers these very bytes, and json stores them without conversion). The columns above
+        -- are copies for searching, checked against it by validateAuditTrail.
+        event json NOT NULL,
         prev_hash text NOT NULL,
         hash text NOT NULL,
         PRIMARY KEY (account_id, seq)
       );
-      CREATE UNIQUE INDEX audit_events_event_id_key ON audit_events (account_id, event_id);
+      -- Keep records of up to ~8 KB inline and uncompressed: pglz on every insert costs more
+      -- CPU than the space it saves.
+      ALTER TABLE audit_events SET (toast_tuple_target = 8160);
       CREATE INDEX audit_events_principal_idx ON audit_events (account_id, principal_arn, seq DESC);
       CREATE INDEX audit_events_name_idx ON audit_events (account_id, event_name, seq DESC);
-      CREATE INDEX audit_events_time_idx ON audit_events (account_id, event_time);
+      -- Rows arrive in time order: a BRIN index serves time ranges at almost no write cost.
+      CREATE INDEX audit_events_time_idx ON audit_events USING brin (event_time);
 
       -- The ARNs each event touched, for lookups by resource, newest first.
       CREATE TABLE audit_event_resources (
@@ -41,11 +45,14 @@ export class AuditTrail1764200000000 implements MigrationInterface {
         PRIMARY KEY (account_id, resource_arn, seq)
       );
 
-      -- Where each account's chain ends; locked by writers so they agree on order.
+      -- Where each account's chain ends: locked by writers so they agree on order.
+      -- prev_hash is the hash before last_hash, so one UPDATE … RETURNING both locks the head
+      -- and hands back everything the new row needs.
       CREATE TABLE audit_chain_heads (
         account_id char(12) PRIMARY KEY,
         last_seq bigint NOT NULL,
-        last_hash text NOT NULL
+        last_hash text NOT NULL,
+        prev_hash text NOT NULL DEFAULT repeat('0', 64)
       );
 
       CREATE TABLE audit_digests (
@@ -60,6 +67,53 @@ export class AuditTrail1764200000000 implements MigrationInterface {
         signature text NOT NULL,
         PRIMARY KEY (account_id, digest_seq)
       );
+
+      -- An event's link in its account's chain: its position, its predecessor's hash and the
+      -- SHA-256 of its JSON text (computed by the writer; see src/audit/audit-hash.ts).
+      CREATE FUNCTION audit_chain_hash(account text, seq bigint, prev text, content_digest text) RETURNS text
+        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+        SELECT encode(sha256(convert_to(account || '|' || seq || '|' || prev || '|' || content_digest, 'UTF8')), 'hex')
+      $$;
+
+      -- Appends one CloudTrail-shaped record to the chain of its account (recipientAccountId),
+      -- in one statement that moves the head and inserts the event and its resources. The head
+      -- row stays locked until the calling transaction ends.
+      CREATE FUNCTION audit_append_one(rec json, content_digest text) RETURNS void LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NOT EXISTS (SELECT 1 FROM audit_chain_heads WHERE account_id = rec->>'recipientAccountId') THEN
+          -- The account's first event starts its chain.
+          INSERT INTO audit_chain_heads (account_id, last_seq, last_hash)
+            VALUES (rec->>'recipientAccountId', 0, repeat('0', 64)) ON CONFLICT (account_id) DO NOTHING;
+        END IF;
+        WITH head AS (
+          UPDATE audit_chain_heads
+             SET last_seq = last_seq + 1, prev_hash = last_hash,
+                 last_hash = audit_chain_hash(account_id, last_seq + 1, last_hash, content_digest)
+           WHERE account_id = rec->>'recipientAccountId'
+          RETURNING account_id, last_seq, prev_hash, last_hash
+        ), event AS (
+          INSERT INTO audit_events (account_id, seq, event_id, event_time, event_name, read_only,
+                                    principal_arn, error_code, event, prev_hash, hash)
+          SELECT account_id, last_seq, (rec->>'eventID')::uuid, (rec->>'eventTime')::timestamptz, rec->>'eventName',
+                 (rec->>'readOnly')::boolean, rec->'userIdentity'->>'arn', rec->>'errorCode', rec, prev_hash, last_hash
+            FROM head
+          RETURNING account_id, seq
+        )
+        INSERT INTO audit_event_resources (account_id, resource_arn, seq)
+        SELECT DISTINCT event.account_id, x->>'ARN', event.seq
+          FROM event, json_array_elements(rec->'resources') x;
+      END $$;
+
+      -- Appends a batch, accounts in sorted order so two writers cannot deadlock on their heads.
+      CREATE FUNCTION audit_append(records json[], content_digests text[]) RETURNS void LANGUAGE plpgsql AS $$
+      DECLARE
+        item record;
+      BEGIN
+        FOR item IN SELECT r, d FROM unnest(records, content_digests) WITH ORDINALITY AS u(r, d, i)
+                     ORDER BY r->>'recipientAccountId', i LOOP
+          PERFORM audit_append_one(item.r, item.d);
+        END LOOP;
+      END $$;
 
       CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
@@ -88,7 +142,8 @@ export class AuditTrail1764200000000 implements MigrationInterface {
   async down(q: QueryRunner): Promise<void> {
     await q.query(`
       DROP TABLE audit_digests, audit_chain_heads, audit_event_resources, audit_events;
-      DROP FUNCTION audit_append_only();
+      DROP FUNCTION audit_append_only(), audit_append(json[], text[]), audit_append_one(json, text),
+        audit_chain_hash(text, bigint, text, text);
     `);
   }
 }

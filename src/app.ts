@@ -33,7 +33,7 @@ function announceAdminPassword(config: Config, password: string, generated: bool
 
 /** `sluice serve`: database (embedded unless DATABASE_URL), migrations, bootstrap, HTTP + WebSocket. */
 export async function startApp(config: Config, logger: Logger): Promise<RunningApp> {
-  const db = await openDatabase(config, logger, { migrate: true });
+  const db = await openDatabase(config, logger, { migrate: true, poolSize: config.dbPoolSize });
   const notifications = new Notifications(db.url, logger);
   try {
     await notifications.start();

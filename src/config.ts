@@ -19,6 +19,8 @@ export interface Config {
   trustProxy: boolean;
   /** Largest accepted HTTP request body. */
   maxBodyBytes: number;
+  /** Connections in the database pool of one process. */
+  dbPoolSize: number;
   /** Seconds between signed digests of each account's audit chain head. */
   auditDigestSeconds: number;
   /** Days audit events are kept before retention prunes them. */
@@ -96,6 +98,7 @@ export function loadConfig(env: Env = process.env): Config {
     tokenTtlSeconds: integer(env, 'SLUICE_TOKEN_TTL_SECONDS', 3600, 60, 3600),
     trustProxy: bool(env, 'SLUICE_TRUST_PROXY', false),
     maxBodyBytes: integer(env, 'SLUICE_MAX_BODY_BYTES', 1_048_576, 1024, 100 * 1_048_576),
+    dbPoolSize: integer(env, 'SLUICE_DB_POOL_SIZE', 20, 2, 500),
     auditDigestSeconds: integer(env, 'SLUICE_AUDIT_DIGEST_SECONDS', 60, 1, 3600),
     auditRetentionDays: integer(env, 'SLUICE_AUDIT_RETENTION_DAYS', 365, 1, 36500),
   };

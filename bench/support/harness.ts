@@ -8,6 +8,7 @@ import { startEmbeddedPostgres, type RunningPostgres } from '../../src/platform/
 
 export interface BenchServer {
   url: string;
+  databaseUrl: string;
   send(message: object): Promise<void>;
   stop(): Promise<void>;
 }
@@ -23,7 +24,8 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
   dbUrl.pathname = '/sluice';
   await ensureDatabase(dbUrl.toString());
   const child: ChildProcess = fork(path.join(__dirname, 'bench-server.ts'), [], {
-    execArgv: ['--import', 'tsx'],
+    // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the server.
+    execArgv: ['--import', 'tsx', ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
     env: {
       ...process.env,
       DATABASE_URL: dbUrl.toString(),
@@ -43,6 +45,7 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
   });
   return {
     url: `http://127.0.0.1:${port}/graphql`,
+    databaseUrl: dbUrl.toString(),
     send: (message) =>
       new Promise((resolve) => {
         child.once('message', () => resolve());
@@ -84,18 +87,23 @@ export interface LoadResult {
 /** Fixed-duration load at `connections` concurrent keep-alive connections (autocannon). */
 export async function load(options: {
   url: string;
-  body: string;
+  /** The request body, or a function giving the n-th one (for writes that must differ). */
+  body: string | ((n: number) => string);
   token: string;
   connections: number;
   seconds: number;
 }): Promise<LoadResult> {
+  let n = 0;
+  const bodyFor = options.body;
   const result = await autocannon({
     url: options.url,
     method: 'POST',
     connections: options.connections,
     duration: options.seconds,
     headers: { 'content-type': 'application/json', authorization: `Bearer ${options.token}` },
-    body: options.body,
+    ...(typeof bodyFor === 'string'
+      ? { body: bodyFor }
+      : { requests: [{ setupRequest: (req: autocannon.Request) => ({ ...req, body: bodyFor(n++) }) }] }),
   });
   return {
     requestsPerSecond: result.requests.average,
@@ -113,4 +121,151 @@ export function median(values: number[]): number {
 
 export function report(name: string, value: number, unit: string): void {
   process.stdout.write(`${name}: ${Number.isInteger(value) ? value : value.toFixed(2)} ${unit}\n`);
+}
+
+export interface BenchAccount {
+  accountId: string;
+  rootToken: string;
+  /** A user reading through a group's managed policy (CodePipeline_ReadOnlyAccess). */
+  readerToken: string;
+  readerArn: string;
+  pipelineArn: string;
+}
+
+/** An account with a reader user and a 2-stage pipeline named "bench", as a real tenant would have. */
+export async function prepareAccount(url: string): Promise<BenchAccount> {
+  const admin = await graphql<{ login: { accessToken: string } }>(
+    url,
+    `
+      mutation ($p: String!) {
+        login(accountId: "000000000000", userName: "admin", password: $p) {
+          accessToken
+        }
+      }
+    `,
+    { p: ADMIN_PASSWORD },
+  );
+  const { createAccount } = await graphql<{ createAccount: { accountId: string; rootPassword: string } }>(
+    url,
+    `
+      mutation {
+        createAccount(name: "bench") {
+          accountId
+          rootPassword
+        }
+      }
+    `,
+    {},
+    admin.login.accessToken,
+  );
+  const login = `mutation($a: String!, $u: String!, $p: String!) { login(accountId: $a, userName: $u, password: $p) { accessToken } }`;
+  const root = (
+    await graphql<{ login: { accessToken: string } }>(url, login, {
+      a: createAccount.accountId,
+      u: 'root',
+      p: createAccount.rootPassword,
+    })
+  ).login.accessToken;
+  // A real user whose access comes from a managed policy and a group, as in production.
+  await graphql(
+    url,
+    `
+      mutation {
+        createUser(userName: "reader", password: "reader-password") {
+          userName
+        }
+      }
+    `,
+    {},
+    root,
+  );
+  await graphql(
+    url,
+    `
+      mutation {
+        createGroup(groupName: "readers") {
+          groupName
+        }
+      }
+    `,
+    {},
+    root,
+  );
+  await graphql(
+    url,
+    `
+      mutation {
+        addUserToGroup(groupName: "readers", userName: "reader")
+      }
+    `,
+    {},
+    root,
+  );
+  await graphql(
+    url,
+    `
+      mutation {
+        attachGroupPolicy(
+          groupName: "readers"
+          policyArn: "arn:sluice:iam::sluice:policy/CodePipeline_ReadOnlyAccess"
+        )
+      }
+    `,
+    {},
+    root,
+  );
+  await graphql(
+    url,
+    `
+      mutation ($p: PipelineDeclarationInput!) {
+        createPipeline(pipeline: $p) {
+          name
+        }
+      }
+    `,
+    {
+      p: {
+        name: 'bench',
+        stages: [
+          {
+            name: 'Source',
+            actions: [
+              {
+                name: 'Checkout',
+                actionTypeId: { category: 'Source', owner: 'Sluice', provider: 'Git', version: '1' },
+                configuration: { RepositoryUrl: '/srv/git/app.git', BranchName: 'main' },
+                outputArtifacts: [{ name: 'Src' }],
+              },
+            ],
+          },
+          {
+            name: 'Build',
+            actions: [
+              {
+                name: 'Build',
+                actionTypeId: { category: 'Build', owner: 'Sluice', provider: 'Shell', version: '1' },
+                configuration: { Commands: 'true' },
+                inputArtifacts: [{ name: 'Src' }],
+              },
+            ],
+          },
+        ],
+      },
+    },
+    root,
+  );
+  const token = (
+    await graphql<{ login: { accessToken: string } }>(url, login, {
+      a: createAccount.accountId,
+      u: 'reader',
+      p: 'reader-password',
+    })
+  ).login.accessToken;
+  return {
+    accountId: createAccount.accountId,
+    rootToken: root,
+    readerToken: token,
+    readerArn: `arn:sluice:iam::${createAccount.accountId}:user/reader`,
+    pipelineArn: `arn:sluice:codepipeline:local:${createAccount.accountId}:bench`,
+  };
 }

@@ -4,8 +4,8 @@ import { createHash } from 'node:crypto';
 export const GENESIS_HASH = '0'.repeat(64);
 
 /**
- * Canonical JSON: object keys sorted, no whitespace, `undefined` members dropped. Hashes are
- * computed over it so that a record read back from jsonb (which reorders keys) hashes the same.
+ * Canonical JSON: object keys sorted, no whitespace, `undefined` members dropped, so a digest
+ * record hashes the same wherever it is rebuilt.
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || value === undefined) return 'null';
@@ -31,9 +31,26 @@ export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
-/** An event's link in its account's chain: covers its position, its predecessor and its content. */
-export function eventHash(accountId: string, seq: number, prevHash: string, event: unknown): string {
-  return sha256Hex(canonicalJson({ accountId, seq, prevHash, event }));
+/**
+ * What the chain covers of an event's content: the SHA-256 of its JSON text, exactly as stored
+ * (the column is `json`, which keeps the text byte for byte).
+ */
+export function contentDigest(eventJson: string): string {
+  return sha256Hex(eventJson);
+}
+
+/**
+ * An event's link in its account's chain: its position, its predecessor's hash and its content
+ * digest. The database computes the same (audit_chain_hash in the audit-trail migration) when
+ * it appends, under the lock that orders the account's events.
+ */
+export function chainHash(accountId: string, seq: number, prevHash: string, digest: string): string {
+  return sha256Hex(`${accountId}|${seq}|${prevHash}|${digest}`);
+}
+
+/** chainHash of a whole event, given as its stored JSON text. */
+export function eventHash(accountId: string, seq: number, prevHash: string, eventJson: string): string {
+  return chainHash(accountId, seq, prevHash, contentDigest(eventJson));
 }
 
 export interface DigestContent {

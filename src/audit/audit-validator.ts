@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { TokenService } from '../iam/identity/token.service';
-import { digestHash, eventHash, GENESIS_HASH } from './audit-hash';
+import { chainHash, digestHash, GENESIS_HASH } from './audit-hash';
 import type { AuditRecord } from './audit-record';
 
 export interface AuditValidation {
@@ -32,6 +32,8 @@ interface EventRow {
   event: AuditRecord;
   prev_hash: string;
   hash: string;
+  /** SHA-256 of the stored JSON text, as it is now. */
+  content_digest: string;
 }
 
 const BATCH = 5000;
@@ -149,7 +151,8 @@ export class AuditValidator {
       let expected = seq;
       for (;;) {
         const rows = await q<EventRow>(
-          `SELECT seq, event_id, event_time, event_name, read_only, principal_arn, error_code, event, prev_hash, hash
+          `SELECT seq, event_id, event_time, event_name, read_only, principal_arn, error_code, event, prev_hash, hash,
+                  encode(sha256(convert_to(event::text, 'UTF8')), 'hex') AS content_digest
              FROM audit_events WHERE account_id = $1 AND seq >= $2 ORDER BY seq LIMIT ${BATCH}`,
           [accountId, expected],
         );
@@ -171,7 +174,7 @@ export class AuditValidator {
           const ok =
             rowSeq === expected &&
             row.prev_hash === prevHash &&
-            eventHash(accountId, rowSeq, prevHash, record) === row.hash &&
+            chainHash(accountId, rowSeq, prevHash, row.content_digest) === row.hash &&
             (signedHashAt.get(rowSeq) ?? row.hash) === row.hash &&
             columnsMatch(row, record) &&
             sameSet(

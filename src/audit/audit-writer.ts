@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Logger } from '../platform/logger';
-import { eventHash, GENESIS_HASH } from './audit-hash';
+import { contentDigest } from './audit-hash';
 import type { AuditRecord } from './audit-record';
 
 interface Pending {
@@ -9,22 +9,16 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-/** The account whose chain a record belongs to. */
-function accountOf(record: AuditRecord): string {
-  return record.recipientAccountId;
-}
-
 /**
- * Appends audit events to their accounts' hash chains.
+ * Appends audit events to their accounts' hash chains, through the database function
+ * `audit_append` (migrations/…-audit-trail.ts): one statement per batch, which chains, inserts
+ * and moves the heads, so a chain head stays locked for as short a time as possible.
  *
- * - `appendIn(tx, …)` writes inside the caller's transaction: a mutation's event commits or
- *   rolls back with the mutation.
+ * - `appendIn(tx, …)` / `appendStatement(…)` write inside the caller's transaction: a
+ *   mutation's event commits or rolls back with the mutation.
  * - `record(…)` group-commits: while one batch is being written, new events queue up and go
- *   together in the next multi-row insert; the promise settles once its batch committed, so a
- *   response is never sent before its event is stored.
- *
- * Writers agree on order by locking the account's row in `audit_chain_heads`; the lock is held
- * only from the append to the commit.
+ *   together in the next batch; the promise settles once its batch committed, so a response is
+ *   never sent before its event is stored.
  */
 export class AuditWriter {
   private queue: Pending[] = [];
@@ -42,9 +36,24 @@ export class AuditWriter {
     this.benchmarkBypass = on;
   }
 
+  /** Appends `records` inside `tx`; the account's chain head stays locked until `tx` ends. */
   async appendIn(tx: EntityManager, records: AuditRecord[]): Promise<void> {
     if (this.benchmarkBypass || !records.length) return;
     await append(tx, records);
+  }
+
+  /**
+   * The append as one SQL statement with the records inlined (escaped), for a unit of work to
+   * send in the same round trip as its COMMIT (Db.unitOfWork's finalStatement): the chain head
+   * is then locked only while PostgreSQL appends and commits, never while the application is
+   * between statements. Undefined when not auditing.
+   */
+  appendStatement(records: AuditRecord[]): string | undefined {
+    if (this.benchmarkBypass || !records.length) return undefined;
+    const texts = records.map((r) => JSON.stringify(r));
+    const events = texts.map((t) => `${sqlLiteral(t)}::json`).join(', ');
+    const digests = texts.map((t) => `'${contentDigest(t)}'`).join(', ');
+    return `SELECT audit_append(ARRAY[${events}], ARRAY[${digests}])`;
   }
 
   record(record: AuditRecord): Promise<void> {
@@ -65,11 +74,10 @@ export class AuditWriter {
       while (this.queue.length) {
         const batch = this.queue.splice(0, this.maxBatch);
         try {
-          await this.dataSource.transaction((tx) =>
-            append(
-              tx,
-              batch.map((p) => p.record),
-            ),
+          // A single statement commits on its own: no BEGIN/COMMIT round trips.
+          await append(
+            this.dataSource.manager,
+            batch.map((p) => p.record),
           );
           batch.forEach((p) => p.resolve());
         } catch (err) {
@@ -83,89 +91,16 @@ export class AuditWriter {
   }
 }
 
-/** Chains and inserts `records` (any accounts) in `tx`. */
-async function append(tx: EntityManager, records: AuditRecord[]): Promise<void> {
-  const accounts = [...new Set(records.map(accountOf))].sort();
-  await tx.query(
-    `INSERT INTO audit_chain_heads (account_id, last_seq, last_hash)
-     SELECT a, 0, $2 FROM unnest($1::text[]) a ON CONFLICT (account_id) DO NOTHING`,
-    [accounts, GENESIS_HASH],
-  );
-  // Sorted, so two writers with overlapping accounts cannot deadlock.
-  const heads: { account_id: string; last_seq: string; last_hash: string }[] = await tx.query(
-    `SELECT account_id, last_seq, last_hash FROM audit_chain_heads
-      WHERE account_id = ANY($1) ORDER BY account_id FOR UPDATE`,
-    [accounts],
-  );
-  const head = new Map(heads.map((h) => [h.account_id, { seq: Number(h.last_seq), hash: h.last_hash }]));
-  const rows = {
-    account: [] as string[],
-    seq: [] as number[],
-    id: [] as string[],
-    time: [] as string[],
-    name: [] as string[],
-    readOnly: [] as boolean[],
-    principal: [] as (string | null)[],
-    error: [] as (string | null)[],
-    event: [] as string[],
-    prev: [] as string[],
-    hash: [] as string[],
-  };
-  const resources = { account: [] as string[], arn: [] as string[], seq: [] as number[] };
-  for (const record of records) {
-    const account = accountOf(record);
-    const current = head.get(account)!;
-    const seq = current.seq + 1;
-    const hash = eventHash(account, seq, current.hash, record);
-    rows.account.push(account);
-    rows.seq.push(seq);
-    rows.id.push(record.eventID);
-    rows.time.push(record.eventTime);
-    rows.name.push(record.eventName);
-    rows.readOnly.push(record.readOnly);
-    rows.principal.push(record.userIdentity.arn ?? null);
-    rows.error.push(record.errorCode);
-    rows.event.push(JSON.stringify(record));
-    rows.prev.push(current.hash);
-    rows.hash.push(hash);
-    for (const arn of new Set(record.resources.map((r) => r.ARN))) {
-      resources.account.push(account);
-      resources.arn.push(arn);
-      resources.seq.push(seq);
-    }
-    head.set(account, { seq, hash });
-  }
-  await tx.query(
-    `INSERT INTO audit_events
-       (account_id, seq, event_id, event_time, event_name, read_only, principal_arn, error_code, event, prev_hash, hash)
-     SELECT * FROM unnest($1::char(12)[], $2::bigint[], $3::uuid[], $4::timestamptz[], $5::text[], $6::boolean[],
-                          $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[])`,
-    [
-      rows.account,
-      rows.seq,
-      rows.id,
-      rows.time,
-      rows.name,
-      rows.readOnly,
-      rows.principal,
-      rows.error,
-      rows.event,
-      rows.prev,
-      rows.hash,
-    ],
-  );
-  if (resources.arn.length) {
-    await tx.query(
-      `INSERT INTO audit_event_resources (account_id, resource_arn, seq)
-       SELECT * FROM unnest($1::char(12)[], $2::text[], $3::bigint[])`,
-      [resources.account, resources.arn, resources.seq],
-    );
-  }
-  const accountsOut = [...head.keys()];
-  await tx.query(
-    `UPDATE audit_chain_heads h SET last_seq = v.seq, last_hash = v.hash
-       FROM unnest($1::text[], $2::bigint[], $3::text[]) AS v(account_id, seq, hash)
-      WHERE h.account_id = v.account_id`,
-    [accountsOut, accountsOut.map((a) => head.get(a)!.seq), accountsOut.map((a) => head.get(a)!.hash)],
-  );
+async function append(manager: EntityManager, records: AuditRecord[]): Promise<void> {
+  const texts = records.map((r) => JSON.stringify(r));
+  await manager.query('SELECT audit_append($1::json[], $2::text[])', [texts, texts.map(contentDigest)]);
+}
+
+/**
+ * A string as an SQL literal in E'' form, which means the same whatever
+ * standard_conforming_strings is (pg's escapeLiteral walks the string a character at a time;
+ * this runs on every mutation).
+ */
+function sqlLiteral(text: string): string {
+  return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }

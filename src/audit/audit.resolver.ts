@@ -4,7 +4,12 @@ import { callerOf, type GraphQLContext } from '../graphql/context';
 import { Permission } from '../graphql/permission';
 import type { Connection } from '../platform/pagination';
 import type { StoredAuditEvent } from './audit-lookup';
-import { AuditEventConnection, AuditEventFilter, type AuditEventType, AuditValidationType } from './audit.types';
+import {
+  AuditEventConnection,
+  AuditEventFilter,
+  type AuditEventType,
+  AuditValidationType,
+} from './audit.types';
 
 type TrailArgs = { accountId?: string | null };
 /** The account's trail; a platform principal may name any account's. */

@@ -24,15 +24,26 @@ export function redact(value: unknown): unknown {
     return out;
   }
   // jsonb cannot hold NUL characters; a request must not be able to make its own audit fail.
-  if (typeof value === 'string') return value.includes('\u0000') ? value.split('\u0000').join('\uFFFD') : value;
+  if (typeof value === 'string')
+    return value.includes('\u0000') ? value.split('\u0000').join('\uFFFD') : value;
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'function' || typeof value === 'symbol') return null;
   return value;
 }
 
+/** A response larger than this keeps only its top-level scalar members (name, arn, version…). */
+export const MAX_RESPONSE_BYTES = 2 * 1024;
+
 /** redact(), then cap the size so one huge request cannot bloat the trail. */
-export function auditDocument(value: unknown): unknown {
+export function auditDocument(value: unknown, maxBytes = MAX_DOCUMENT_BYTES): unknown {
   const clean = redact(value);
   const size = Buffer.byteLength(JSON.stringify(clean) ?? 'null');
-  return size > MAX_DOCUMENT_BYTES ? { truncated: true, sizeBytes: size } : clean;
+  if (size <= maxBytes) return clean;
+  if (clean && typeof clean === 'object' && !Array.isArray(clean)) {
+    // What was answered, without repeating a large document the request already holds
+    // (an updatePipeline answers with the whole declaration it was sent).
+    const scalars = Object.entries(clean).filter(([, v]) => v === null || typeof v !== 'object');
+    return { ...Object.fromEntries(scalars), truncated: true, sizeBytes: size };
+  }
+  return { truncated: true, sizeBytes: size };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EVENT_VERSION, eventNaming, type AuditIdentity, type AuditRecord } from '../audit/audit-record';
-import { auditDocument } from '../audit/redact';
+import { auditDocument, MAX_RESPONSE_BYTES } from '../audit/redact';
 import { arn as arns, parseArn, PLATFORM_ACCOUNT_ID } from '../iam/arn';
 import type { Principal } from '../iam/identity/principal';
 import { DomainError } from '../platform/errors';
@@ -116,7 +116,8 @@ export async function auditRecordOf(ctx: GraphQLContext, call: CallOutcome): Pro
     sourceIPAddress: ctx.sourceIp,
     userAgent: ctx.userAgent ?? null,
     requestParameters: auditDocument(call.args),
-    responseElements: call.readOnly || call.error !== undefined ? null : auditDocument(call.result),
+    responseElements:
+      call.readOnly || call.error !== undefined ? null : auditDocument(call.result, MAX_RESPONSE_BYTES),
     ...errorFields(call.error),
     requestID: ctx.requestId,
     recipientAccountId,

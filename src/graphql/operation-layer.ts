@@ -5,6 +5,7 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { DomainError } from '../platform/errors';
+import type { AuditRecord } from '../audit/audit-record';
 import type { GraphQLContext } from './context';
 import { auditRecordOf, type CallOutcome } from './operation-audit';
 import { guardFor, permissionOf, rootTypes } from './permission-layer';
@@ -73,19 +74,18 @@ export function applyOperationLayer(schema: GraphQLSchema): GraphQLSchema {
           await recordSeparately(ctx, { ...outcome, result });
           return result;
         }
+        let record: AuditRecord | undefined;
         try {
-          return await ctx.services.db.unitOfWork(async (tx) => {
-            const result = await execute();
-            const record = await auditRecordOf(ctx, { ...outcome, result });
-            try {
-              await ctx.services.audit.appendIn(tx, [record]);
-            } catch {
-              throw new AuditUnavailableError();
-            }
-            return result;
-          });
+          return await ctx.services.db.unitOfWork(
+            async () => {
+              const result = await execute();
+              record = await auditRecordOf(ctx, { ...outcome, result });
+              return result;
+            },
+            // The audit row rides with the COMMIT: it exists if and only if the change does.
+            { finalStatement: () => (record ? ctx.services.audit.appendStatement([record]) : undefined) },
+          );
         } catch (error) {
-          if (error instanceof AuditUnavailableError) throw error;
           await recordSeparately(ctx, { ...outcome, error });
           throw error;
         }

@@ -41,14 +41,42 @@ export class Db {
     else callback();
   }
 
-  /** Opens a unit of work: everything `work` does through this Db shares one transaction. */
-  async unitOfWork<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    const ambient: Ambient = { manager: this.dataSource.manager, afterCommit: [] };
-    const result = await this.dataSource.transaction((tx) => {
-      ambient.manager = tx;
-      return this.ambient.run(ambient, () => work(tx));
-    });
-    for (const callback of ambient.afterCommit) callback();
-    return result;
+  /**
+   * Opens a unit of work: everything `work` does through this Db shares one transaction.
+   *
+   * `finalStatement`, when given, is SQL (no parameters) that runs last, sent in the same
+   * round trip as COMMIT. On a busy two-core machine one more round trip per write costs about
+   * a fifth of write throughput, and the audit row of every mutation is exactly such a
+   * statement; if it fails, the commit fails and everything rolls back.
+   */
+  async unitOfWork<T>(work: (tx: EntityManager) => Promise<T>, options: UnitOfWorkOptions = {}): Promise<T> {
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      const ambient: Ambient = { manager: runner.manager, afterCommit: [] };
+      try {
+        const result = await this.ambient.run(ambient, () => work(runner.manager));
+        const final = options.finalStatement?.();
+        if (final) {
+          const query = runner.query.bind(runner);
+          runner.query = ((sql: string, parameters?: unknown[]) =>
+            query(sql === 'COMMIT' ? `${final}; COMMIT` : sql, parameters)) as typeof runner.query;
+        }
+        await runner.commitTransaction();
+        for (const callback of ambient.afterCommit) callback();
+        return result;
+      } catch (err) {
+        if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+        throw err;
+      }
+    } finally {
+      await runner.release();
+    }
   }
+}
+
+export interface UnitOfWorkOptions {
+  /** SQL without parameters to run last, in the COMMIT's round trip. */
+  finalStatement?: () => string | undefined;
 }
