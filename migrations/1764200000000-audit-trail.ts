@@ -75,43 +75,42 @@ export class AuditTrail1764200000000 implements MigrationInterface {
         SELECT encode(sha256(convert_to(account || '|' || seq || '|' || prev || '|' || content_digest, 'UTF8')), 'hex')
       $$;
 
-      -- Appends one CloudTrail-shaped record to the chain of its account (recipientAccountId),
-      -- in one statement that moves the head and inserts the event and its resources. The head
-      -- row stays locked until the calling transaction ends.
-      CREATE FUNCTION audit_append_one(rec json, content_digest text) RETURNS void LANGUAGE plpgsql AS $$
+      -- Appends events to their accounts' chains: for each, moves the account's head (locking it
+      -- until the calling transaction ends), inserts the event and the ARNs it touched. The
+      -- writer passes the searchable fields alongside the JSON so nothing here re-parses it.
+      -- Accounts are taken in sorted order, so two writers cannot deadlock on their heads.
+      -- res_event[k] is the (1-based) event that ARN res_arn[k] belongs to.
+      CREATE FUNCTION audit_append(
+        accounts text[], event_ids uuid[], event_times timestamptz[], event_names text[], read_only boolean[],
+        principal_arns text[], error_codes text[], events json[], content_digests text[],
+        res_event integer[], res_arn text[]
+      ) RETURNS void LANGUAGE plpgsql AS $$
+      DECLARE
+        i integer;
+        acct text;
+        new_seq bigint;
+        prev text;
+        h text;
       BEGIN
-        IF NOT EXISTS (SELECT 1 FROM audit_chain_heads WHERE account_id = rec->>'recipientAccountId') THEN
-          -- The account's first event starts its chain.
-          INSERT INTO audit_chain_heads (account_id, last_seq, last_hash)
-            VALUES (rec->>'recipientAccountId', 0, repeat('0', 64)) ON CONFLICT (account_id) DO NOTHING;
-        END IF;
-        WITH head AS (
-          UPDATE audit_chain_heads
-             SET last_seq = last_seq + 1, prev_hash = last_hash,
-                 last_hash = audit_chain_hash(account_id, last_seq + 1, last_hash, content_digest)
-           WHERE account_id = rec->>'recipientAccountId'
-          RETURNING account_id, last_seq, prev_hash, last_hash
-        ), event AS (
+        FOR i IN SELECT ord FROM unnest(accounts) WITH ORDINALITY AS u(a, ord) ORDER BY a, ord LOOP
+          acct := accounts[i];
+          LOOP
+            UPDATE audit_chain_heads
+               SET last_seq = last_seq + 1, prev_hash = last_hash,
+                   last_hash = audit_chain_hash(account_id, last_seq + 1, last_hash, content_digests[i])
+             WHERE account_id = acct
+            RETURNING last_seq, prev_hash, last_hash INTO new_seq, prev, h;
+            EXIT WHEN FOUND;
+            -- The account's first event starts its chain.
+            INSERT INTO audit_chain_heads (account_id, last_seq, last_hash)
+              VALUES (acct, 0, repeat('0', 64)) ON CONFLICT (account_id) DO NOTHING;
+          END LOOP;
           INSERT INTO audit_events (account_id, seq, event_id, event_time, event_name, read_only,
                                     principal_arn, error_code, event, prev_hash, hash)
-          SELECT account_id, last_seq, (rec->>'eventID')::uuid, (rec->>'eventTime')::timestamptz, rec->>'eventName',
-                 (rec->>'readOnly')::boolean, rec->'userIdentity'->>'arn', rec->>'errorCode', rec, prev_hash, last_hash
-            FROM head
-          RETURNING account_id, seq
-        )
-        INSERT INTO audit_event_resources (account_id, resource_arn, seq)
-        SELECT DISTINCT event.account_id, x->>'ARN', event.seq
-          FROM event, json_array_elements(rec->'resources') x;
-      END $$;
-
-      -- Appends a batch, accounts in sorted order so two writers cannot deadlock on their heads.
-      CREATE FUNCTION audit_append(records json[], content_digests text[]) RETURNS void LANGUAGE plpgsql AS $$
-      DECLARE
-        item record;
-      BEGIN
-        FOR item IN SELECT r, d FROM unnest(records, content_digests) WITH ORDINALITY AS u(r, d, i)
-                     ORDER BY r->>'recipientAccountId', i LOOP
-          PERFORM audit_append_one(item.r, item.d);
+          VALUES (acct, new_seq, event_ids[i], event_times[i], event_names[i], read_only[i],
+                  principal_arns[i], error_codes[i], events[i], prev, h);
+          INSERT INTO audit_event_resources (account_id, resource_arn, seq)
+          SELECT DISTINCT acct, res_arn[k], new_seq FROM generate_subscripts(res_event, 1) AS k WHERE res_event[k] = i;
         END LOOP;
       END $$;
 
@@ -142,7 +141,8 @@ export class AuditTrail1764200000000 implements MigrationInterface {
   async down(q: QueryRunner): Promise<void> {
     await q.query(`
       DROP TABLE audit_digests, audit_chain_heads, audit_event_resources, audit_events;
-      DROP FUNCTION audit_append_only(), audit_append(json[], text[]), audit_append_one(json, text),
+      DROP FUNCTION audit_append_only(),
+        audit_append(text[], uuid[], timestamptz[], text[], boolean[], text[], text[], json[], text[], integer[], text[]),
         audit_chain_hash(text, bigint, text, text);
     `);
   }

@@ -43,17 +43,15 @@ export class AuditWriter {
   }
 
   /**
-   * The append as one SQL statement with the records inlined (escaped), for a unit of work to
+   * The append as one SQL statement with its values inlined (escaped), for a unit of work to
    * send in the same round trip as its COMMIT (Db.unitOfWork's finalStatement): the chain head
    * is then locked only while PostgreSQL appends and commits, never while the application is
    * between statements. Undefined when not auditing.
    */
   appendStatement(records: AuditRecord[]): string | undefined {
     if (this.benchmarkBypass || !records.length) return undefined;
-    const texts = records.map((r) => JSON.stringify(r));
-    const events = texts.map((t) => `${sqlLiteral(t)}::json`).join(', ');
-    const digests = texts.map((t) => `'${contentDigest(t)}'`).join(', ');
-    return `SELECT audit_append(ARRAY[${events}], ARRAY[${digests}])`;
+    const columns = appendColumns(records);
+    return `SELECT audit_append(${APPEND_TYPES.map((type, k) => sqlArray(columns[k], type)).join(', ')})`;
   }
 
   record(record: AuditRecord): Promise<void> {
@@ -91,9 +89,56 @@ export class AuditWriter {
   }
 }
 
+/** The SQL types of audit_append's arguments, in order. */
+const APPEND_TYPES = [
+  'text',
+  'uuid',
+  'timestamptz',
+  'text',
+  'boolean',
+  'text',
+  'text',
+  'json',
+  'text',
+  'integer',
+  'text',
+] as const;
+
+type Cell = string | number | boolean | null;
+
+/** audit_append's arguments: one array per column, plus the resources as (event number, ARN) pairs. */
+function appendColumns(records: AuditRecord[]): Cell[][] {
+  const columns: Cell[][] = APPEND_TYPES.map(() => []);
+  records.forEach((r, index) => {
+    const text = JSON.stringify(r);
+    const row: Cell[] = [
+      r.recipientAccountId,
+      r.eventID,
+      r.eventTime,
+      r.eventName,
+      r.readOnly,
+      r.userIdentity.arn ?? null,
+      r.errorCode,
+      text,
+      contentDigest(text),
+    ];
+    row.forEach((cell, k) => columns[k].push(cell));
+    for (const resource of r.resources) {
+      columns[9].push(index + 1);
+      columns[10].push(resource.ARN);
+    }
+  });
+  return columns;
+}
+
 async function append(manager: EntityManager, records: AuditRecord[]): Promise<void> {
-  const texts = records.map((r) => JSON.stringify(r));
-  await manager.query('SELECT audit_append($1::json[], $2::text[])', [texts, texts.map(contentDigest)]);
+  const placeholders = APPEND_TYPES.map((type, k) => `$${k + 1}::${type}[]`).join(', ');
+  await manager.query(`SELECT audit_append(${placeholders})`, appendColumns(records));
+}
+
+function sqlArray(values: Cell[], type: string): string {
+  const items = values.map((v) => (v === null ? 'NULL' : typeof v === 'string' ? sqlLiteral(v) : String(v)));
+  return `ARRAY[${items.join(', ')}]::${type}[]`;
 }
 
 /**
