@@ -79,7 +79,8 @@ class SpecReader {
 
 /** Parses and checks a buildspec; problems are CONFIGURATION_ERRORs naming `source`. */
 export function parseBuildSpec(text: string, source: string): BuildSpec {
-  const reader = new SpecReader(source);
+  // Annotated so TypeScript treats `reader.fail(…)` (returns never) as ending the flow.
+  const reader: SpecReader = new SpecReader(source);
   let document: unknown;
   try {
     document = parse(text);

@@ -32,6 +32,11 @@ export interface ProcessGroup {
   readonly closed: Promise<void>;
   /** SIGTERM to the group, SIGKILL to what is left after `graceMs`. Safe to call repeatedly. */
   terminate(graceMs?: number): Promise<void>;
+  /**
+   * Stops reading the pipes. For after `terminate`: a process that left the group (`setsid`)
+   * may still hold them open, and the worker must not keep their handles forever.
+   */
+  dispose(): void;
 }
 
 export const defaultGraceMs = 2000;
@@ -68,6 +73,10 @@ export function spawnGroup(
     exited,
     closed,
     terminate: (graceMs = defaultGraceMs) => (pid > 0 ? terminateGroup(pid, graceMs) : Promise.resolve()),
+    dispose: () => {
+      child.stdout.destroy();
+      child.stderr.destroy();
+    },
   };
 }
 
@@ -209,6 +218,7 @@ export async function runCaptured(
     };
   } finally {
     await group.terminate();
+    group.dispose();
   }
 }
 

@@ -1,0 +1,375 @@
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { truncateUtf8 } from './output-variables';
+import { ProcessAborted, ProcessTimedOut, runCaptured, safePath, formatDuration } from './process-group';
+import {
+  type ActionJobContext,
+  type ActionProvider,
+  type ActionResult,
+  type ActionTypeKey,
+  ActionFailure,
+} from './provider';
+
+/**
+ * `Source/Sluice/Git/1`: the tree of `BranchName`'s head (or of the commit in `Revision`,
+ * which the engine sets for a source revision override) becomes the output artifact.
+ *
+ * Git runs as a CLI with arguments (never a shell string) and a scrubbed environment: no
+ * server variables, no user or system git config, no terminal prompts, and only the file,
+ * git, http(s) and ssh transports (`ext::` would run commands named in the URL). Credentials
+ * therefore come only from the URL itself or the worker user's ssh setup (ssh reads the
+ * user's ~/.ssh from the password database, not from $HOME).
+ *
+ * OutputArtifactFormat CODE_ZIP (default) exports the tree without `.git`;
+ * CODEBUILD_CLONE_REF gives a full clone with the commit checked out.
+ */
+
+export const gitSourceType: ActionTypeKey = {
+  category: 'Source',
+  owner: 'Sluice',
+  provider: 'Git',
+  version: '1',
+};
+
+/** CodePipeline gives the full message; a cap keeps one commit from eating the variables' budget. */
+export const maxCommitMessageBytes = 4096;
+const defaultResolveTimeoutMs = 60_000;
+const revisionPattern = /^[0-9a-f]{4,64}$/;
+
+export class GitSourceProvider implements ActionProvider {
+  readonly type = gitSourceType;
+
+  async run(ctx: ActionJobContext): Promise<ActionResult> {
+    const url = ctx.configuration.RepositoryUrl;
+    const branch = ctx.configuration.BranchName;
+    const revision = ctx.configuration.Revision?.trim() || undefined;
+    const format = ctx.configuration.OutputArtifactFormat || 'CODE_ZIP';
+    checkUrl(url);
+    checkBranch(branch);
+    if (revision !== undefined && !revisionPattern.test(revision)) {
+      throw new ActionFailure('CONFIGURATION_ERROR', `Revision "${revision}" is not a commit id (hex)`);
+    }
+    if (format !== 'CODE_ZIP' && format !== 'CODEBUILD_CLONE_REF') {
+      throw new ActionFailure(
+        'CONFIGURATION_ERROR',
+        'OutputArtifactFormat must be CODE_ZIP or CODEBUILD_CLONE_REF',
+      );
+    }
+    const outputName = ctx.outputArtifactNames[0];
+    if (!outputName) throw new ActionFailure('CONFIGURATION_ERROR', 'A Git source needs one output artifact');
+    const outDir = path.join(ctx.outputDir, outputName);
+    await fsp.mkdir(outDir, { recursive: true });
+
+    const git = new Git(ctx.workDir, Date.now() + ctx.timeoutMs, ctx.signal, ctx.timeoutMs, url);
+    const shown = redactUrl(url);
+    ctx.log(`Fetching ${revision ? `commit ${revision} of ` : ''}branch ${branch} from ${shown}\n`);
+
+    let gitDir: string;
+    let commit: string;
+    if (format === 'CODE_ZIP') {
+      gitDir = path.join(ctx.workDir, 'repo.git');
+      await git.run(['init', '--quiet', '--bare', gitDir]);
+      commit = revision
+        ? await fetchRevision(git, gitDir, url, branch, revision)
+        : await fetchBranch(git, gitDir, url, branch, true);
+      // read-tree -u writes the commit's tree into the output (files, modes, symlinks), and
+      // the index it needs stays inside the bare repository, out of the artifact.
+      await git.run([
+        `--git-dir=${gitDir}`,
+        `--work-tree=${outDir}`,
+        '-c',
+        'core.bare=false',
+        'read-tree',
+        '--reset',
+        '-u',
+        commit,
+      ]);
+    } else {
+      gitDir = path.join(outDir, '.git');
+      const cloned = await git.tryRun([
+        'clone',
+        '--quiet',
+        '--no-hardlinks',
+        '--branch',
+        branch,
+        '--',
+        url,
+        outDir,
+      ]);
+      if (cloned.code !== 0) throw fetchFailure(cloned.stderr, url, branch);
+      if (revision) {
+        const checkout = await git.tryRun(['-C', outDir, 'checkout', '--quiet', '--detach', revision]);
+        if (checkout.code !== 0) {
+          throw new ActionFailure('REVISION_UNAVAILABLE', `Commit ${revision} is not in ${shown}`);
+        }
+      }
+      commit = await git.output(['-C', outDir, 'rev-parse', 'HEAD']);
+    }
+
+    const shownCommit = await git.output([
+      `--git-dir=${gitDir}`,
+      'show',
+      '-s',
+      '--format=%H%x00%aI%x00%cI%x00%B',
+      commit,
+    ]);
+    const [commitId, authorDate, commitDate, ...messageParts] = shownCommit.split('\0');
+    const message = messageParts.join('\0').replace(/\s+$/, '');
+    const summary = message.split('\n')[0];
+    ctx.log(`Exported ${commitId.slice(0, 12)} "${summary}" to ${outputName}\n`);
+
+    return {
+      outputVariables: {
+        CommitId: commitId,
+        BranchName: branch,
+        CommitMessage: truncateUtf8(message, maxCommitMessageBytes),
+        AuthorDate: isoUtc(authorDate),
+      },
+      summary,
+      revision: { revisionId: commitId, revisionSummary: summary, created: isoUtc(commitDate) },
+    };
+  }
+}
+
+/**
+ * The commit at the head of `branch` in the repository at `url`, for change detection.
+ * Throws ActionFailure: CONFIGURATION_ERROR when the branch does not exist,
+ * REVISION_UNAVAILABLE when the repository cannot be read.
+ */
+export async function resolveBranchHead(
+  url: string,
+  branch: string,
+  signal?: AbortSignal,
+  options: { timeoutMs?: number } = {},
+): Promise<string> {
+  checkUrl(url);
+  checkBranch(branch);
+  const timeoutMs = options.timeoutMs ?? defaultResolveTimeoutMs;
+  const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'sluice-git-'));
+  try {
+    const git = new Git(home, Date.now() + timeoutMs, signal ?? new AbortController().signal, timeoutMs, url);
+    const ref = `refs/heads/${branch}`;
+    const listed = await git.tryRun(['ls-remote', '--heads', '--', url, ref]);
+    if (listed.code !== 0) throw unreachable(listed.stderr, url);
+    for (const line of listed.stdout.split('\n')) {
+      const [commit, name] = line.split('\t');
+      if (name === ref) return commit;
+    }
+    throw branchMissing(url, branch);
+  } finally {
+    await fsp.rm(home, { recursive: true, force: true });
+  }
+}
+
+async function fetchBranch(
+  git: Git,
+  gitDir: string,
+  url: string,
+  branch: string,
+  shallow: boolean,
+): Promise<string> {
+  const ref = 'refs/sluice/source';
+  const fetched = await git.tryRun([
+    `--git-dir=${gitDir}`,
+    'fetch',
+    '--quiet',
+    '--no-tags',
+    ...(shallow ? ['--depth=1'] : []),
+    '--',
+    url,
+    `+refs/heads/${branch}:${ref}`,
+  ]);
+  if (fetched.code !== 0) throw fetchFailure(fetched.stderr, url, branch);
+  return git.output([`--git-dir=${gitDir}`, 'rev-parse', '--verify', `${ref}^{commit}`]);
+}
+
+/**
+ * Fetching one commit by id is what servers speaking protocol v2 allow (GitHub, GitLab, local
+ * repositories); where refused, the branch's whole history is fetched and searched instead.
+ */
+async function fetchRevision(
+  git: Git,
+  gitDir: string,
+  url: string,
+  branch: string,
+  revision: string,
+): Promise<string> {
+  if (revision.length >= 40) {
+    const direct = await git.tryRun([
+      `--git-dir=${gitDir}`,
+      'fetch',
+      '--quiet',
+      '--no-tags',
+      '--depth=1',
+      '--',
+      url,
+      revision,
+    ]);
+    if (direct.code === 0)
+      return git.output([`--git-dir=${gitDir}`, 'rev-parse', '--verify', `${revision}^{commit}`]);
+  }
+  await fetchBranch(git, gitDir, url, branch, false);
+  const found = await git.tryRun([
+    `--git-dir=${gitDir}`,
+    'rev-parse',
+    '--verify',
+    '--quiet',
+    `${revision}^{commit}`,
+  ]);
+  if (found.code !== 0) {
+    throw new ActionFailure(
+      'REVISION_UNAVAILABLE',
+      `Commit ${revision} is not in ${redactUrl(url)} (looked up directly and in branch ${branch})`,
+    );
+  }
+  return found.stdout.trim();
+}
+
+/** Runs git with a deadline, a stop signal and the scrubbed environment; messages name the URL safely. */
+class Git {
+  private readonly env: Record<string, string>;
+
+  constructor(
+    private readonly cwd: string,
+    private readonly deadline: number,
+    private readonly signal: AbortSignal,
+    private readonly timeoutMs: number,
+    private readonly url: string,
+  ) {
+    this.env = {
+      PATH: safePath,
+      HOME: cwd,
+      LANG: 'C',
+      GIT_TERMINAL_PROMPT: '0',
+      GIT_ASKPASS: '/bin/false',
+      SSH_ASKPASS: '/bin/false',
+      GIT_SSH_COMMAND: 'ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new',
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_ALLOW_PROTOCOL: 'file:git:http:https:ssh',
+    };
+  }
+
+  async tryRun(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    try {
+      const result = await runCaptured('git', args, {
+        cwd: this.cwd,
+        env: this.env,
+        deadline: this.deadline,
+        signal: this.signal,
+      });
+      return { code: result.status.code, stdout: result.stdout.toString('utf8'), stderr: result.stderr };
+    } catch (error) {
+      if (error instanceof ProcessTimedOut) {
+        throw new ActionFailure(
+          'JOB_FAILED',
+          `Timed out after ${formatDuration(this.timeoutMs)} reading ${redactUrl(this.url)}`,
+        );
+      }
+      if (error instanceof ProcessAborted) throw new ActionFailure('JOB_FAILED', 'Stopped');
+      throw error;
+    }
+  }
+
+  async run(args: string[]): Promise<void> {
+    const result = await this.tryRun(args);
+    if (result.code !== 0) {
+      throw new Error(`git ${args[0]} failed (${result.code}): ${redact(result.stderr.trim(), this.url)}`);
+    }
+  }
+
+  async output(args: string[]): Promise<string> {
+    const result = await this.tryRun(args);
+    if (result.code !== 0) {
+      throw new Error(
+        `git ${args.find((a) => !a.startsWith('-'))} failed (${result.code}): ${redact(result.stderr.trim(), this.url)}`,
+      );
+    }
+    return result.stdout.trim();
+  }
+}
+
+function fetchFailure(stderr: string, url: string, branch: string): ActionFailure {
+  if (/couldn't find remote ref|Remote branch .* not found/i.test(stderr)) return branchMissing(url, branch);
+  return unreachable(stderr, url);
+}
+
+function branchMissing(url: string, branch: string): ActionFailure {
+  return new ActionFailure('CONFIGURATION_ERROR', `Branch "${branch}" does not exist in ${redactUrl(url)}`);
+}
+
+function unreachable(stderr: string, url: string): ActionFailure {
+  const reason = redact(stderr, url)
+    .split('\n')
+    .map((line) => line.replace(/^fatal: /, '').trim())
+    .filter(Boolean)
+    .slice(0, 2)
+    .join('; ');
+  return new ActionFailure(
+    'REVISION_UNAVAILABLE',
+    `Could not read the repository ${redactUrl(url)}: ${reason || 'git failed'}`,
+  );
+}
+
+function checkUrl(url: string | undefined): asserts url is string {
+  if (!url) throw new ActionFailure('CONFIGURATION_ERROR', 'RepositoryUrl is required');
+  // An argument starting with "-" would be read by git as an option.
+  if (url.startsWith('-'))
+    throw new ActionFailure('CONFIGURATION_ERROR', 'RepositoryUrl must not start with "-"');
+  if (/^[A-Za-z][A-Za-z0-9+.-]*::/.test(url)) {
+    throw new ActionFailure(
+      'CONFIGURATION_ERROR',
+      'RepositoryUrl must not name a git remote helper (<transport>::)',
+    );
+  }
+}
+
+function checkBranch(branch: string | undefined): asserts branch is string {
+  if (!branch) throw new ActionFailure('CONFIGURATION_ERROR', 'BranchName is required');
+  // git check-ref-format's rules, in short; also keeps the refspec built from it well formed.
+  if (
+    branch.startsWith('-') ||
+    branch.startsWith('/') ||
+    branch.endsWith('/') ||
+    branch.endsWith('.lock') ||
+    branch.includes('..') ||
+    branch.includes('@{') ||
+    // eslint-disable-next-line no-control-regex
+    /[\s~^:?*[\\\x00-\x1f\x7f]/.test(branch)
+  ) {
+    throw new ActionFailure('CONFIGURATION_ERROR', `BranchName "${branch}" is not a valid Git branch name`);
+  }
+}
+
+/** A URL as shown in logs and messages: any password or token in it masked. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.password && !parsed.username) return url;
+    if (parsed.password) parsed.password = '***';
+    else parsed.username = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+function redact(text: string, url: string): string {
+  try {
+    const parsed = new URL(url);
+    const secrets = [parsed.password, parsed.password ? '' : parsed.username].filter((s) => s.length > 0);
+    return secrets.reduce(
+      (acc, secret) => acc.split(secret).join('***'),
+      text.split(url).join(redactUrl(url)),
+    );
+  } catch {
+    return text;
+  }
+}
+
+/** Git's ISO dates carry the author's offset; variables read better in UTC, to the second. */
+function isoUtc(date: string): string {
+  const parsed = new Date(date);
+  return Number.isNaN(parsed.getTime()) ? date : parsed.toISOString().replace('.000Z', 'Z');
+}

@@ -1,0 +1,174 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GitSourceProvider, redactUrl, resolveBranchHead } from '../../../src/engine/providers/git-source';
+import { ActionFailure } from '../../../src/engine/providers/provider';
+import { makeJob, readTree, tempDir, type TestJob } from './job-context';
+
+const provider = new GitSourceProvider();
+let repo: string;
+let firstCommit: string;
+let headCommit: string;
+const cleanups: Array<() => Promise<void>> = [];
+
+function git(args: string[], cwd = repo): string {
+  return execFileSync('git', ['-c', 'user.name=Ada Lovelace', '-c', 'user.email=ada@example.com', ...args], {
+    cwd,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_CONFIG_NOSYSTEM: '1',
+    },
+    encoding: 'utf8',
+  }).trim();
+}
+
+beforeAll(async () => {
+  const dir = await tempDir('sluice-git-');
+  cleanups.push(() => fs.promises.rm(dir, { recursive: true, force: true }));
+  repo = path.join(dir, 'repo');
+  fs.mkdirSync(repo);
+  git(['init', '--quiet', '--initial-branch=main']);
+  fs.writeFileSync(path.join(repo, 'README.md'), 'v1\n');
+  git(['add', '.']);
+  git(['commit', '--quiet', '-m', 'First commit']);
+  firstCommit = git(['rev-parse', 'HEAD']);
+  fs.writeFileSync(path.join(repo, 'README.md'), 'v2\n');
+  fs.mkdirSync(path.join(repo, 'bin'));
+  fs.writeFileSync(path.join(repo, 'bin', 'run.sh'), '#!/bin/sh\n');
+  fs.chmodSync(path.join(repo, 'bin', 'run.sh'), 0o755);
+  git(['add', '.']);
+  git([
+    'commit',
+    '--quiet',
+    '-m',
+    'Second commit: add a script\n\nWith a body that explains why.',
+    '--date',
+    '2024-03-01T10:20:30+02:00',
+  ]);
+  headCommit = git(['rev-parse', 'HEAD']);
+  git(['checkout', '--quiet', '-b', 'feature']);
+  fs.writeFileSync(path.join(repo, 'feature.txt'), 'f\n');
+  git(['add', '.']);
+  git(['commit', '--quiet', '-m', 'Feature work']);
+  git(['checkout', '--quiet', 'main']);
+});
+
+afterAll(async () => {
+  for (const cleanup of cleanups) await cleanup();
+});
+
+async function gitJob(configuration: Record<string, string>): Promise<TestJob> {
+  const job = await makeJob({ configuration, outputArtifactNames: ['SourceOutput'] });
+  cleanups.push(job.cleanup);
+  return job;
+}
+
+describe('Git source provider', () => {
+  it('exports the branch head without .git, with variables and the revision', async () => {
+    const job = await gitJob({ RepositoryUrl: repo, BranchName: 'main' });
+    const result = await provider.run(job.ctx);
+
+    const out = path.join(job.ctx.outputDir, 'SourceOutput');
+    expect(await readTree(out)).toEqual({ 'README.md': 'v2\n', 'bin/run.sh': '#!/bin/sh\n' });
+    expect(fs.statSync(path.join(out, 'bin', 'run.sh')).mode & 0o111).not.toBe(0);
+    expect(fs.existsSync(path.join(out, '.git'))).toBe(false);
+    expect(result.outputVariables).toEqual({
+      CommitId: headCommit,
+      BranchName: 'main',
+      CommitMessage: 'Second commit: add a script\n\nWith a body that explains why.',
+      AuthorDate: '2024-03-01T08:20:30Z',
+    });
+    expect(result.revision).toMatchObject({
+      revisionId: headCommit,
+      revisionSummary: 'Second commit: add a script',
+    });
+  });
+
+  it('accepts a file:// URL and another branch', async () => {
+    const job = await gitJob({ RepositoryUrl: `file://${repo}`, BranchName: 'feature' });
+    const result = await provider.run(job.ctx);
+    expect(result.outputVariables.CommitMessage).toBe('Feature work');
+    expect(fs.existsSync(path.join(job.ctx.outputDir, 'SourceOutput', 'feature.txt'))).toBe(true);
+  });
+
+  it('exports a specific Revision', async () => {
+    const job = await gitJob({ RepositoryUrl: repo, BranchName: 'main', Revision: firstCommit });
+    const result = await provider.run(job.ctx);
+    expect(result.outputVariables.CommitId).toBe(firstCommit);
+    expect(await readTree(path.join(job.ctx.outputDir, 'SourceOutput'))).toEqual({ 'README.md': 'v1\n' });
+  });
+
+  it('finds an abbreviated Revision through the branch history', async () => {
+    const job = await gitJob({ RepositoryUrl: repo, BranchName: 'main', Revision: firstCommit.slice(0, 10) });
+    const result = await provider.run(job.ctx);
+    expect(result.revision?.revisionId).toBe(firstCommit);
+  });
+
+  it('gives a full clone with CODEBUILD_CLONE_REF', async () => {
+    const job = await gitJob({
+      RepositoryUrl: repo,
+      BranchName: 'main',
+      OutputArtifactFormat: 'CODEBUILD_CLONE_REF',
+    });
+    const result = await provider.run(job.ctx);
+    expect(result.outputVariables.CommitId).toBe(headCommit);
+    expect(fs.existsSync(path.join(job.ctx.outputDir, 'SourceOutput', '.git'))).toBe(true);
+  });
+
+  it('fails clearly for an unknown branch, an unknown commit and a missing repository', async () => {
+    const branch = await provider
+      .run((await gitJob({ RepositoryUrl: repo, BranchName: 'nope' })).ctx)
+      .catch((e) => e);
+    expect(branch).toBeInstanceOf(ActionFailure);
+    expect(branch.type).toBe('CONFIGURATION_ERROR');
+    expect(branch.message).toBe(`Branch "nope" does not exist in ${repo}`);
+
+    const commit = await provider
+      .run((await gitJob({ RepositoryUrl: repo, BranchName: 'main', Revision: 'a'.repeat(40) })).ctx)
+      .catch((e) => e);
+    expect(commit.type).toBe('REVISION_UNAVAILABLE');
+    expect(commit.message).toMatch(/^Commit a{40} is not in /);
+
+    const missing = path.join(path.dirname(repo), 'missing');
+    const repoError = await provider
+      .run((await gitJob({ RepositoryUrl: missing, BranchName: 'main' })).ctx)
+      .catch((e) => e);
+    expect(repoError.type).toBe('REVISION_UNAVAILABLE');
+    expect(repoError.message).toMatch(
+      new RegExp(`^Could not read the repository ${missing}: .*does not appear to be a git repository`),
+    );
+  });
+
+  it('refuses remote helpers and option-like URLs', async () => {
+    for (const url of ['ext::sh -c touch% /tmp/pwned', '--upload-pack=touch /tmp/pwned']) {
+      const error = await provider
+        .run((await gitJob({ RepositoryUrl: url, BranchName: 'main' })).ctx)
+        .catch((e) => e);
+      expect(error.type).toBe('CONFIGURATION_ERROR');
+    }
+  });
+
+  it('masks credentials in URLs it shows', () => {
+    expect(redactUrl('https://bot:s3cret@git.example.com/r.git')).toBe(
+      'https://bot:***@git.example.com/r.git',
+    );
+    expect(redactUrl('https://ghp_token@github.com/r.git')).toBe('https://***@github.com/r.git');
+    expect(redactUrl('/srv/git/r.git')).toBe('/srv/git/r.git');
+  });
+});
+
+describe('resolveBranchHead', () => {
+  it('returns the head commit of a branch', async () => {
+    expect(await resolveBranchHead(repo, 'main')).toBe(headCommit);
+    expect(await resolveBranchHead(`file://${repo}`, 'feature')).toBe(git(['rev-parse', 'feature']));
+  });
+
+  it('fails for an unknown branch or repository', async () => {
+    await expect(resolveBranchHead(repo, 'nope')).rejects.toMatchObject({ type: 'CONFIGURATION_ERROR' });
+    await expect(resolveBranchHead('/nonexistent/repo', 'main')).rejects.toMatchObject({
+      type: 'REVISION_UNAVAILABLE',
+    });
+  });
+});
