@@ -63,8 +63,11 @@ export class Executions1764300000000 implements MigrationInterface {
         pipeline_execution_id uuid NOT NULL,
         stage_name text NOT NULL,
         stage_index integer NOT NULL,
-        -- Each retry of the stage is a new attempt; actions count only in their attempt.
+        -- Each retry of the stage is a new attempt. Action executions of attempts from
+        -- counts_from_attempt on count: FAILED_ACTIONS keeps earlier successes, ALL_ACTIONS
+        -- starts counting afresh.
         attempt integer NOT NULL DEFAULT 1,
+        counts_from_attempt integer NOT NULL DEFAULT 1,
         status text NOT NULL,
         auto_retried boolean NOT NULL DEFAULT false,
         started_at timestamptz NOT NULL DEFAULT now(),

@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config';
+import { createBuiltInProviders } from './engine/providers/registry';
+import { EmbeddedWorker } from './jobs/embedded-worker';
 import { openDatabase } from './platform/db/database';
 import { Notifications } from './platform/db/notifications';
 import type { Logger } from './platform/logger';
@@ -31,8 +34,31 @@ function announceAdminPassword(config: Config, password: string, generated: bool
   );
 }
 
-/** `sluice serve`: database (embedded unless DATABASE_URL), migrations, bootstrap, HTTP + WebSocket. */
-export async function startApp(config: Config, logger: Logger): Promise<RunningApp> {
+/** The key Invoke/Webhook signs with: SLUICE_WEBHOOK_SECRET, or one generated into the data folder. */
+function webhookSecret(config: Config): string {
+  if (config.webhookSecret) return config.webhookSecret;
+  const file = path.join(config.dataDir, 'webhook-secret');
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(config.dataDir, { recursive: true });
+    fs.writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
+  }
+  return fs.readFileSync(file, 'utf8').trim();
+}
+
+export interface AppOptions {
+  /** Run built-in actions in this process (`sluice serve`); off with --no-worker. */
+  embeddedWorker: boolean;
+}
+
+/**
+ * `sluice serve`: database (embedded unless DATABASE_URL), migrations, bootstrap, engine,
+ * embedded worker, HTTP + WebSocket.
+ */
+export async function startApp(
+  config: Config,
+  logger: Logger,
+  options: AppOptions = { embeddedWorker: true },
+): Promise<RunningApp> {
   const db = await openDatabase(config, logger, { migrate: true, poolSize: config.dbPoolSize });
   const notifications = new Notifications(db.url, logger);
   try {
@@ -44,12 +70,31 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     const port = await http.listen(config.port, config.host);
     services.auditSealer.start();
     services.auditRetention.start();
+    services.engine.start();
+    const worker =
+      options.embeddedWorker && config.workerConcurrency > 0
+        ? new EmbeddedWorker({
+            queue: services.jobs,
+            providers: createBuiltInProviders({ webhookSecret: webhookSecret(config) }),
+            artifacts: services.artifacts,
+            notifications,
+            workDir: path.join(config.dataDir, 'work'),
+            concurrency: config.workerConcurrency,
+            logger,
+            limits: { maxLogBytes: 10 * 1024 * 1024, maxArtifactBytes: 5 * 1024 ** 3 },
+            // Three heartbeats per lease: one lost heartbeat never costs the job.
+            heartbeatSeconds: Math.max(1, Math.floor(config.jobLeaseSeconds / 3)),
+          })
+        : undefined;
+    worker?.start();
     logger.info({ port, url: `http://localhost:${port}/graphql` }, 'Sluice is serving');
     return {
       port,
       services,
       async stop() {
         await http.close();
+        await worker?.stop();
+        await services.engine.stop();
         services.auditRetention.stop();
         await services.audit.drain();
         // A last digest, so the chain is sealed up to the final event.

@@ -25,6 +25,10 @@ export interface Config {
   auditDigestSeconds: number;
   /** Days audit events are kept before retention prunes them. */
   auditRetentionDays: number;
+  /** How long a claimed job stays a worker's without a heartbeat. */
+  jobLeaseSeconds: number;
+  /** Key Invoke/Webhook actions sign requests with; generated into the data folder when unset. */
+  webhookSecret: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -101,5 +105,7 @@ export function loadConfig(env: Env = process.env): Config {
     dbPoolSize: integer(env, 'SLUICE_DB_POOL_SIZE', 20, 2, 500),
     auditDigestSeconds: integer(env, 'SLUICE_AUDIT_DIGEST_SECONDS', 60, 1, 3600),
     auditRetentionDays: integer(env, 'SLUICE_AUDIT_RETENTION_DAYS', 365, 1, 36500),
+    webhookSecret: env.SLUICE_WEBHOOK_SECRET || undefined,
+    jobLeaseSeconds: integer(env, 'SLUICE_JOB_LEASE_SECONDS', 60, 3, 3600),
   };
 }

@@ -7,15 +7,16 @@ import { createLogger } from './platform/logger';
 const USAGE = `Usage: sluice <command>
 
 Commands:
-  serve [--no-worker]   serve the GraphQL API (HTTP and WebSocket on PORT, default 4000)
+  serve [--no-worker]   serve the GraphQL API (HTTP and WebSocket on PORT, default 4000), run the
+                        engine and, unless --no-worker, the embedded worker for built-in actions
   migrate               apply database migrations and exit
 
 Configuration comes from the environment; see README.md.`;
 
-async function serve(): Promise<void> {
+async function serve(flags: string[]): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const app = await startApp(config, logger);
+  const app = await startApp(config, logger, { embeddedWorker: !flags.includes('--no-worker') });
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) {
@@ -48,10 +49,9 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...flags] = argv;
   switch (command) {
     case 'serve':
-      // --no-worker is accepted now so scripts keep working once the embedded worker exists.
       if (flags.some((f) => f !== '--no-worker'))
         throw new UsageError(`unknown flag for serve: ${flags.join(' ')}`);
-      return serve();
+      return serve(flags);
     case 'migrate':
       return migrateOnly();
     case undefined:

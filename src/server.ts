@@ -42,7 +42,7 @@ function clientAddress(address: string | undefined): string {
 function armor(production: boolean): ReturnType<ApolloArmor['protect']> {
   return new ApolloArmor({
     maxDepth: { n: 12 },
-    costLimit: { maxCost: 5000 },
+    costLimit: { maxCost: 50_000 },
     maxAliases: { n: 15 },
     maxDirectives: { n: 50 },
     maxTokens: { n: 2000 },

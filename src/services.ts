@@ -1,4 +1,12 @@
+import path from 'node:path';
 import type { DataSource } from 'typeorm';
+import { ArtifactStore } from './artifacts/artifact-store';
+import { DeclarationCache } from './engine/declaration-cache';
+import { Engine } from './engine/engine';
+import { ExecutionStarter } from './engine/execution-starter';
+import { PipelineReconciler } from './engine/pipeline-reconciler';
+import { ExecutionService } from './executions/execution.service';
+import { JobQueue } from './jobs/job-queue';
 import { AuditLookup } from './audit/audit-lookup';
 import { AuditRetention } from './audit/audit-retention';
 import { AuditSealer } from './audit/audit-sealer';
@@ -37,6 +45,10 @@ export interface Services {
   authorizer: Authorizer;
   tags: TagService;
   pipelines: PipelineService;
+  executions: ExecutionService;
+  jobs: JobQueue;
+  engine: Engine;
+  artifacts: ArtifactStore;
 }
 
 export async function createServices(
@@ -57,6 +69,9 @@ export async function createServices(
     ttlSeconds: config.tokenTtlSeconds,
   });
   const tags = new TagService(db, config.region);
+  const starter = new ExecutionStarter();
+  const jobs = new JobQueue(dataSource, { leaseSeconds: config.jobLeaseSeconds, maxAttempts: 3 });
+  const reconciler = new PipelineReconciler(new DeclarationCache(), starter, jobs);
   const audit = new AuditWriter(dataSource, logger);
   const auditSealer = new AuditSealer(dataSource, tokens, logger, config.auditDigestSeconds);
   return {
@@ -82,6 +97,10 @@ export async function createServices(
     simulator: new PolicySimulator(db, identities, authorizer),
     authorizer,
     tags,
-    pipelines: new PipelineService(db, tags, config.region),
+    pipelines: new PipelineService(db, tags, starter, config.region),
+    executions: new ExecutionService(db, starter),
+    jobs,
+    engine: new Engine(dataSource, reconciler, jobs, notifications, logger),
+    artifacts: new ArtifactStore(path.join(config.dataDir, 'artifacts')),
   };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import { rowsAffected } from '../platform/db/rows-affected';
 import type { Logger } from '../platform/logger';
 import { EVENT_VERSION, type AuditRecord } from './audit-record';
 import type { AuditSealer } from './audit-sealer';
@@ -115,7 +116,7 @@ export class AuditRetention {
         resources: [],
       };
       await this.writer.appendIn(tx, [record]);
-      const removedEvents = Array.isArray(removed) ? Number(removed[1] ?? 0) : 0;
+      const removedEvents = rowsAffected(removed);
       this.logger.info({ accountId, throughSeq, removedEvents }, 'pruned audit events past retention');
       return { accountId, throughSeq, removedEvents };
     });

@@ -9,7 +9,11 @@ export const JOBS_CHANNEL = 'sluice_jobs';
  * instance when `tx` commits. The flag, not the notification, is what guarantees the work is
  * done: a notification missed by a restarting instance is caught by the next periodic tick.
  */
-export async function markPipelineDirty(tx: EntityManager, accountId: string, pipelineName: string): Promise<void> {
+export async function markPipelineDirty(
+  tx: EntityManager,
+  accountId: string,
+  pipelineName: string,
+): Promise<void> {
   await tx.query(
     `INSERT INTO pipeline_engine_state (account_id, pipeline_name, dirty) VALUES ($1, $2, true)
      ON CONFLICT (account_id, pipeline_name) DO UPDATE SET dirty = true`,
@@ -24,6 +28,11 @@ export async function notifyJobQueued(tx: EntityManager, actionType: string): Pr
 }
 
 /** `Build/Sluice/Shell/1`: how jobs name their action type. */
-export function actionTypeKey(id: { category: string; owner: string; provider: string; version: string }): string {
+export function actionTypeKey(id: {
+  category: string;
+  owner: string;
+  provider: string;
+  version: string;
+}): string {
   return `${id.category}/${id.owner}/${id.provider}/${id.version}`;
 }

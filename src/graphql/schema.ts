@@ -1,5 +1,6 @@
 import type { GraphQLSchema } from 'graphql';
 import { AuditResolver } from '../audit/audit.resolver';
+import { ExecutionResolver } from '../executions/execution.resolver';
 import { buildSchema } from 'type-graphql';
 import { IdentityResolver } from '../iam/identity/identity.resolver';
 import { GroupsResolver, UsersResolver } from '../iam/identity/users.resolver';
@@ -14,6 +15,7 @@ export const resolvers = [
   PoliciesResolver,
   PipelineResolver,
   AuditResolver,
+  ExecutionResolver,
 ] as const;
 
 /** The whole schema, every root field behind its declared permission and audited. */

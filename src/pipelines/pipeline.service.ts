@@ -4,6 +4,7 @@ import type { Principal } from '../iam/identity/principal';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../platform/pagination';
 import { BadInputError, ConflictError, LimitExceededError, NotFoundError } from '../platform/errors';
 import { tagProblems, type Tag, type TagService } from '../tags/tag.service';
+import type { ExecutionStarter } from '../engine/execution-starter';
 import type { PipelineDeclaration } from './declaration/declaration';
 import {
   defaultPipelineLimits,
@@ -37,6 +38,7 @@ export class PipelineService {
   constructor(
     private readonly db: Db,
     private readonly tags: TagService,
+    private readonly starter: ExecutionStarter,
     private readonly region: string,
     private readonly limits: PipelineServiceLimits = defaultPipelineServiceLimits,
   ) {}
@@ -65,6 +67,13 @@ export class PipelineService {
         .save({ accountId, name: declaration.name, version: 1, declaration: stored });
       await this.saveVersion(tx, saved, principal);
       if (tags.length) await this.tags.put(tx, accountId, this.arnOf(accountId, saved.name), tags);
+      // As CodePipeline: a new pipeline runs once straight away.
+      await this.starter.start(tx, {
+        accountId,
+        pipelineName: saved.name,
+        triggerType: 'CREATE_PIPELINE',
+        triggerDetail: principal.arn,
+      });
       return saved;
     });
     return this.view(entity);
@@ -123,9 +132,16 @@ export class PipelineService {
     return this.view(entity);
   }
 
-  /** Deletes the pipeline, its versions and its tags: nothing stays reachable under its name. */
+  /**
+   * Deletes the pipeline with its versions, executions (their jobs are fenced off: a worker's
+   * next write fails) and tags: nothing stays reachable under its name.
+   */
   async delete(accountId: string, name: string): Promise<void> {
     await this.db.transaction(async (tx) => {
+      await tx.query('DELETE FROM pipeline_executions WHERE account_id = $1 AND pipeline_name = $2', [
+        accountId,
+        name,
+      ]);
       const result = await tx.getRepository(PipelineEntity).delete({ accountId, name });
       if (!result.affected) throw this.notFound(accountId, name);
       await this.tags.removeAll(tx, accountId, this.arnOf(accountId, name));

@@ -1,70 +1,23 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BIN, cleanEnv, exited, startServerProcess, type ServerProcess } from '../support/server-process';
 
 /**
  * The real `sluice` process with its embedded PostgreSQL, as `npm start` runs it: first start,
  * bootstrap, readiness, SIGTERM, recovery after kill -9, configuration errors, `migrate`.
  */
-const ROOT = path.resolve(__dirname, '../..');
-const BIN = path.join(ROOT, 'bin', 'sluice.js');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-process-'));
 fs.chmodSync(dataDir, 0o755);
 
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const rest = Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([k]) => !k.startsWith('SLUICE_') && k !== 'DATABASE_URL' && k !== 'PORT',
-    ),
-  );
-  return { ...rest, SLUICE_DATA_DIR: dataDir, SLUICE_LOG_LEVEL: 'info', NODE_ENV: 'development', ...extra };
+  return cleanEnv({ SLUICE_DATA_DIR: dataDir, SLUICE_LOG_LEVEL: 'info', ...extra });
 }
 
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface Started {
-  child: ChildProcess;
-  port: number;
-  output: () => string;
-}
-
-async function start(extra: Record<string, string> = {}): Promise<Started> {
-  const port = await freePort();
-  // node, not npx: signals must reach the server itself (STACK.md gotcha 9).
-  const child = spawn(process.execPath, [BIN, 'serve'], { env: env({ PORT: String(port), ...extra }) });
-  let out = '';
-  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`sluice exited early:\n${out}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`sluice not ready in 60 s:\n${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, port, output: () => out };
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
-  });
+async function start(extra: Record<string, string> = {}): Promise<ServerProcess> {
+  return startServerProcess({ SLUICE_DATA_DIR: dataDir, SLUICE_LOG_LEVEL: 'info', ...extra });
 }
 
 function postmasterAlive(): boolean {

@@ -1,0 +1,232 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { ShellProvider } from '../src/engine/providers/shell';
+import { GitSourceProvider } from '../src/engine/providers/git-source';
+import type { ActionJobContext, ActionProvider } from '../src/engine/providers/provider';
+import { graphql, median, prepareAccount, report, startBenchServer } from './support/harness';
+
+/**
+ * The engine's own cost (issue 4), in one run:
+ * (a) orchestration overhead of a 3-stage pipeline (git source, two `true` shell actions):
+ *     start → SUCCEEDED, from the database's timestamps, minus the actions' own run time
+ *     (the same providers on the same inputs, run directly) — p50/p99 over 200 executions
+ *     run one after another (target p50 ≤ 100 ms);
+ * (b) throughput: SUCCEEDED executions/s of a 2-stage no-op pipeline under 64 concurrent
+ *     starts (target ≥ 30/s).
+ */
+const SEQUENTIAL = Number(process.env.BENCH_ENGINE_RUNS ?? 200);
+const CONCURRENT = 64;
+const BURSTS = Number(process.env.BENCH_ENGINE_BURSTS ?? 3);
+
+const git = { category: 'Source', owner: 'Sluice', provider: 'Git', version: '1' };
+const shell = (category: string): Record<string, string> => ({
+  category,
+  owner: 'Sluice',
+  provider: 'Shell',
+  version: '1',
+});
+
+function makeRepo(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-repo-'));
+  fs.chmodSync(dir, 0o755);
+  const env = {
+    ...process.env,
+    GIT_AUTHOR_NAME: 'b',
+    GIT_AUTHOR_EMAIL: 'b@x',
+    GIT_COMMITTER_NAME: 'b',
+    GIT_COMMITTER_EMAIL: 'b@x',
+  };
+  execFileSync('git', ['init', '-q', '-b', 'main', dir], { env });
+  fs.writeFileSync(path.join(dir, 'README'), 'bench\n');
+  execFileSync('git', ['-C', dir, 'add', '-A'], { env });
+  execFileSync('git', ['-C', dir, 'commit', '-q', '-m', 'bench'], { env });
+  return dir;
+}
+
+function declaration(name: string, repo: string, stages: 2 | 3, mode: string): Record<string, unknown> {
+  const build = (stage: string, category: string): Record<string, unknown> => ({
+    name: stage,
+    actions: [
+      {
+        name: stage,
+        actionTypeId: shell(category),
+        configuration: { Commands: 'true' },
+        inputArtifacts: [{ name: 'Src' }],
+      },
+    ],
+  });
+  return {
+    name,
+    executionMode: mode,
+    stages: [
+      {
+        name: 'Source',
+        actions: [
+          {
+            name: 'Checkout',
+            actionTypeId: git,
+            configuration: { RepositoryUrl: repo, BranchName: 'main' },
+            outputArtifacts: [{ name: 'Src' }],
+          },
+        ],
+      },
+      build('Build', 'Build'),
+      ...(stages === 3 ? [build('Test', 'Test')] : []),
+    ],
+  };
+}
+
+/** The providers' own time for one execution's actions, run directly (median of 20). */
+async function actionsOwnTime(repo: string): Promise<number> {
+  const providers: ActionProvider[] = [
+    new GitSourceProvider(),
+    new ShellProvider('Build'),
+    new ShellProvider('Test'),
+  ];
+  const times: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-own-'));
+    let total = 0;
+    for (const [k, provider] of providers.entries()) {
+      const work = path.join(root, `w${k}`);
+      const out = path.join(root, `o${k}`);
+      fs.mkdirSync(work);
+      fs.mkdirSync(out);
+      const src = path.join(root, 'o0', 'Src');
+      const context: ActionJobContext = {
+        jobId: `j${k}`,
+        accountId: '123456789012',
+        pipelineName: 'p',
+        stageName: 's',
+        actionName: 'a',
+        pipelineExecutionId: '00000000-0000-4000-8000-000000000000',
+        actionExecutionId: '00000000-0000-4000-8000-000000000001',
+        configuration: k === 0 ? { RepositoryUrl: repo, BranchName: 'main' } : { Commands: 'true' },
+        inputArtifacts: k === 0 ? [] : [{ name: 'Src', path: src }],
+        outputArtifactNames: k === 0 ? ['Src'] : [],
+        workDir: work,
+        outputDir: out,
+        timeoutMs: 60_000,
+        signal: new AbortController().signal,
+        log: () => undefined,
+        limits: { maxLogBytes: 1 << 20, maxArtifactBytes: 1 << 30 },
+      };
+      const started = performance.now();
+      await provider.run(context);
+      total += performance.now() - started;
+    }
+    fs.rmSync(root, { recursive: true, force: true });
+    times.push(total);
+  }
+  return median(times);
+}
+
+async function waitAll(
+  db: Client,
+  accountId: string,
+  pipeline: string,
+  ids: string[],
+  timeoutMs = 120_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await db.query(
+      `SELECT count(*) FILTER (WHERE status IN ('IN_PROGRESS', 'STOPPING')) AS active,
+              count(*) FILTER (WHERE status <> 'SUCCEEDED' AND status NOT IN ('IN_PROGRESS', 'STOPPING')) AS bad
+         FROM pipeline_executions WHERE account_id = $1 AND pipeline_name = $2 AND id = ANY($3)`,
+      [accountId, pipeline, ids],
+    );
+    if (Number(rows[0].bad) > 0) throw new Error(`${rows[0].bad} executions of ${pipeline} did not succeed`);
+    if (Number(rows[0].active) === 0) return;
+    if (Date.now() > deadline)
+      throw new Error(`executions of ${pipeline} still running after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function main(): Promise<void> {
+  const repo = makeRepo();
+  const server = await startBenchServer({
+    SLUICE_WORKER_CONCURRENCY: process.env.SLUICE_WORKER_CONCURRENCY ?? '8',
+  });
+  const db = new Client({ connectionString: server.databaseUrl });
+  await db.connect();
+  try {
+    const account = await prepareAccount(server.url);
+    const token = account.rootToken;
+    const create = `mutation($p: PipelineDeclarationInput!) { createPipeline(pipeline: $p) { name } }`;
+    const start = `mutation($n: String!) { startPipelineExecution(name: $n) { pipelineExecutionId } }`;
+
+    // (a) one at a time through three stages.
+    await graphql(server.url, create, { p: declaration('three', repo, 3, 'QUEUED') }, token);
+    const first = await db.query(
+      `SELECT id FROM pipeline_executions WHERE account_id = $1 AND pipeline_name = 'three'`,
+      [account.accountId],
+    );
+    await waitAll(db, account.accountId, 'three', [first.rows[0].id]);
+    const totals: number[] = [];
+    for (let i = 0; i < SEQUENTIAL; i++) {
+      const { startPipelineExecution } = await graphql<{
+        startPipelineExecution: { pipelineExecutionId: string };
+      }>(server.url, start, { n: 'three' }, token);
+      const id = startPipelineExecution.pipelineExecutionId;
+      await waitAll(db, account.accountId, 'three', [id]);
+      const { rows } = await db.query(
+        `SELECT extract(epoch FROM (updated_at - started_at)) * 1000 AS ms FROM pipeline_executions WHERE account_id = $1 AND id = $2`,
+        [account.accountId, id],
+      );
+      totals.push(Number(rows[0].ms));
+    }
+    const own = await actionsOwnTime(repo);
+    const overheads = totals.map((t) => t - own).sort((x, y) => x - y);
+    report('engine_three_stage_total_p50', median(totals), 'ms');
+    report('engine_actions_own_time_p50', own, 'ms');
+    report('engine_orchestration_overhead_p50', median(overheads), 'ms');
+    report(
+      'engine_orchestration_overhead_p99',
+      overheads[Math.min(overheads.length - 1, Math.ceil(overheads.length * 0.99) - 1)],
+      'ms',
+    );
+
+    // (b) bursts of 64 concurrent starts of a 2-stage no-op pipeline.
+    await graphql(server.url, create, { p: declaration('burst', repo, 2, 'PARALLEL') }, token);
+    const created = await db.query(
+      `SELECT id FROM pipeline_executions WHERE account_id = $1 AND pipeline_name = 'burst'`,
+      [account.accountId],
+    );
+    await waitAll(db, account.accountId, 'burst', [created.rows[0].id]);
+    const rates: number[] = [];
+    for (let b = 0; b < BURSTS; b++) {
+      const started = performance.now();
+      const ids = await Promise.all(
+        Array.from(
+          { length: CONCURRENT },
+          async () =>
+            (
+              await graphql<{ startPipelineExecution: { pipelineExecutionId: string } }>(
+                server.url,
+                start,
+                { n: 'burst' },
+                token,
+              )
+            ).startPipelineExecution.pipelineExecutionId,
+        ),
+      );
+      await waitAll(db, account.accountId, 'burst', ids);
+      rates.push(CONCURRENT / ((performance.now() - started) / 1000));
+    }
+    report('engine_burst_throughput', median(rates), 'executions/s');
+  } finally {
+    await db.end();
+    await server.stop();
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

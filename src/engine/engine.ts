@@ -1,0 +1,123 @@
+import type { DataSource } from 'typeorm';
+import type { Notifications } from '../platform/db/notifications';
+import { rowsAffected } from '../platform/db/rows-affected';
+import type { Logger } from '../platform/logger';
+import { ENGINE_CHANNEL, markPipelineDirty } from './engine-signals';
+import type { JobCanceller, PipelineReconciler } from './pipeline-reconciler';
+
+export interface EngineOptions {
+  /** Safety-net period: dirty pipelines missed by a notification, timeouts, expired leases. */
+  sweepMs: number;
+}
+
+/** Job leases are the job module's business; the engine only asks it to recover them. */
+export interface LeaseRecovery {
+  recoverExpiredLeases(): Promise<number>;
+}
+
+/**
+ * Drives executions. Any number of instances may run against one database: each claims a
+ * pipeline with something to decide (`pipeline_engine_state.dirty`) with FOR UPDATE SKIP
+ * LOCKED, reconciles it in that transaction, and moves on. Woken by NOTIFY on every intent and
+ * job result; a periodic sweep catches missed notifications, action timeouts and lost workers.
+ */
+export class Engine {
+  private running: Promise<void> | undefined;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly reconciler: PipelineReconciler,
+    private readonly jobs: JobCanceller & LeaseRecovery,
+    private readonly notifications: Notifications | undefined,
+    private readonly logger: Logger,
+    private readonly options: EngineOptions = { sweepMs: 1000 },
+  ) {}
+
+  start(): void {
+    this.notifications?.on(ENGINE_CHANNEL, () => this.wake());
+    this.notifications?.onReconnect(() => this.wake());
+    this.timer = setInterval(() => {
+      this.sweep()
+        .then(() => this.wake())
+        .catch((err: unknown) => this.logger.error({ err }, 'engine sweep failed'));
+    }, this.options.sweepMs);
+    this.timer.unref();
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** Runs the decision loop now (or once more right after the current run). */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.drain()
+      .catch((err: unknown) => this.logger.error({ err }, 'engine run failed'))
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
+  }
+
+  /** Reconciles dirty pipelines until none is left for this instance. */
+  async drain(): Promise<void> {
+    while (!this.stopped && (await this.reconcileOne())) {
+      // keep going
+    }
+  }
+
+  private reconcileOne(): Promise<boolean> {
+    return this.dataSource.transaction(async (tx) => {
+      const claimed: { account_id: string; pipeline_name: string }[] = await tx.query(
+        `SELECT account_id, pipeline_name FROM pipeline_engine_state WHERE dirty
+          ORDER BY account_id, pipeline_name LIMIT 1 FOR UPDATE SKIP LOCKED`,
+      );
+      if (!claimed.length) return false;
+      const { account_id: accountId, pipeline_name: pipelineName } = claimed[0];
+      await tx.query(
+        'UPDATE pipeline_engine_state SET dirty = false WHERE account_id = $1 AND pipeline_name = $2',
+        [accountId, pipelineName],
+      );
+      await this.reconciler.reconcile(tx, accountId, pipelineName);
+      return true;
+    });
+  }
+
+  /** Fails actions past their timeout, cancelling their jobs, and recovers lost workers' jobs. */
+  async sweep(): Promise<void> {
+    await this.jobs.recoverExpiredLeases();
+    const expired: { account_id: string; id: string; pipeline_name: string; action_type: string }[] =
+      await this.dataSource.query(
+        `SELECT account_id, id, pipeline_name, action_type FROM action_executions
+          WHERE status = 'IN_PROGRESS' AND timeout_at < now() ORDER BY timeout_at LIMIT 100`,
+      );
+    for (const action of expired) {
+      await this.dataSource.transaction(async (tx) => {
+        // Lock order as everywhere: the pipeline's engine-state row first, then its rows.
+        await markPipelineDirty(tx, action.account_id, action.pipeline_name);
+        const approval = action.action_type.startsWith('Approval/');
+        const message = approval ? 'The approval timed out without an answer' : 'The action timed out';
+        const updated: unknown = await tx.query(
+          `UPDATE action_executions SET status = 'FAILED', failure_type = 'JOB_FAILED', updated_at = now(),
+                  failure_message = $3, summary = $3
+            WHERE account_id = $1 AND id = $2 AND status = 'IN_PROGRESS' RETURNING id`,
+          [action.account_id, action.id, message],
+        );
+        if (rowsAffected(updated)) await this.jobs.requestCancel(tx, action.account_id, action.id);
+      });
+    }
+  }
+}

@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import type { PipelineDeclaration } from '../pipelines/declaration/declaration';
+import { BadInputError, NotFoundError, type Problem } from '../platform/errors';
+import { markPipelineDirty } from './engine-signals';
+import type { ExecutionRow, ExecutionType, TriggerType } from './execution-rows';
+import { resolvePipelineVariables } from './model/variables';
+
+export interface StartRequest {
+  accountId: string;
+  pipelineName: string;
+  triggerType: TriggerType;
+  /** e.g. the principal ARN, or the upstream pipeline execution. */
+  triggerDetail: string;
+  variables?: { name: string; value: string }[];
+  /** Source revision overrides: source action name → revision id. */
+  sourceRevisions?: { actionName: string; revisionId: string }[];
+  clientRequestToken?: string;
+}
+
+export interface RollbackRequest {
+  accountId: string;
+  pipelineName: string;
+  stageName: string;
+  target: ExecutionRow;
+  triggerType: 'MANUAL_ROLLBACK' | 'AUTOMATED_ROLLBACK';
+  triggerDetail: string;
+}
+
+export interface StartResult {
+  execution: ExecutionRow;
+  /** False when clientRequestToken named an execution started before. */
+  created: boolean;
+}
+
+const TOKEN = /^[A-Za-z0-9-]{1,128}$/;
+
+/**
+ * Creates pipeline executions: the intent the engine then drives. Each one pins the
+ * pipeline's current version and waits in front of its first stage (or, for a rollback, the
+ * stage rolled back) until the engine lets it in.
+ */
+export class ExecutionStarter {
+  async start(tx: EntityManager, request: StartRequest): Promise<StartResult> {
+    const pipeline = await this.currentPipeline(tx, request.accountId, request.pipelineName);
+    if (request.clientRequestToken !== undefined) {
+      if (!TOKEN.test(request.clientRequestToken)) {
+        throw BadInputError.of('Start', [
+          { path: 'clientRequestToken', message: 'must be 1–128 letters, digits or dashes' },
+        ]);
+      }
+      const existing: ExecutionRow[] = await tx.query(
+        `SELECT * FROM pipeline_executions WHERE account_id = $1 AND pipeline_name = $2 AND client_request_token = $3`,
+        [request.accountId, request.pipelineName, request.clientRequestToken],
+      );
+      if (existing.length) return { execution: existing[0], created: false };
+    }
+    const declaration = pipeline.declaration;
+    const variables = resolvePipelineVariables(declaration.variables ?? [], request.variables ?? []);
+    const problems: Problem[] = 'problems' in variables ? [...variables.problems] : [];
+    const sourceActions = new Set(declaration.stages[0]?.actions.map((a) => a.name));
+    const revisions: Record<string, string> = {};
+    (request.sourceRevisions ?? []).forEach((r, i) => {
+      if (!sourceActions.has(r.actionName)) {
+        problems.push({
+          path: `sourceRevisions[${i}].actionName`,
+          message: `${r.actionName} is not a source action of the pipeline`,
+        });
+      } else if (!/^[\w./@-]{1,255}$/.test(r.revisionId)) {
+        problems.push({
+          path: `sourceRevisions[${i}].revisionValue`,
+          message: 'must be 1–255 letters, digits or ./@_-',
+        });
+      } else {
+        revisions[r.actionName] = r.revisionId;
+      }
+    });
+    if (problems.length) throw BadInputError.of('Start', problems);
+    const values = 'values' in variables ? variables.values : {};
+    const execution = await this.insert(tx, {
+      accountId: request.accountId,
+      pipelineName: request.pipelineName,
+      version: pipeline.version,
+      declaration,
+      executionType: 'STANDARD',
+      triggerType: request.triggerType,
+      triggerDetail: request.triggerDetail,
+      clientRequestToken: request.clientRequestToken ?? null,
+      variables: values,
+      sourceRevisions: revisions,
+      stageIndex: 0,
+      rollbackTargetId: null,
+    });
+    return { execution, created: true };
+  }
+
+  /**
+   * A ROLLBACK execution: runs `stageName` again with the target execution's revisions,
+   * variables and artifacts. The caller has checked that the rollback is allowed.
+   */
+  async rollback(tx: EntityManager, request: RollbackRequest): Promise<ExecutionRow> {
+    const pipeline = await this.currentPipeline(tx, request.accountId, request.pipelineName);
+    const stageIndex = pipeline.declaration.stages.findIndex((s) => s.name === request.stageName);
+    const execution = await this.insert(tx, {
+      accountId: request.accountId,
+      pipelineName: request.pipelineName,
+      version: pipeline.version,
+      declaration: pipeline.declaration,
+      executionType: 'ROLLBACK',
+      triggerType: request.triggerType,
+      triggerDetail: request.triggerDetail,
+      clientRequestToken: null,
+      variables: request.target.variables,
+      sourceRevisions: request.target.source_revisions,
+      stageIndex,
+      rollbackTargetId: request.target.id,
+    });
+    // Artifacts are content-addressed: the rows are copied, never the files.
+    await tx.query(
+      `INSERT INTO execution_artifacts (account_id, pipeline_execution_id, name, sha256, size_bytes, produced_by)
+       SELECT account_id, $3, name, sha256, size_bytes, produced_by FROM execution_artifacts
+        WHERE account_id = $1 AND pipeline_execution_id = $2`,
+      [request.accountId, request.target.id, execution.id],
+    );
+    return execution;
+  }
+
+  private async currentPipeline(
+    tx: EntityManager,
+    accountId: string,
+    pipelineName: string,
+  ): Promise<{ version: number; declaration: PipelineDeclaration }> {
+    const rows: { version: number; declaration: PipelineDeclaration }[] = await tx.query(
+      'SELECT version, declaration FROM pipelines WHERE account_id = $1 AND name = $2',
+      [accountId, pipelineName],
+    );
+    if (!rows.length)
+      throw new NotFoundError(`Pipeline ${pipelineName} does not exist in account ${accountId}`);
+    return rows[0];
+  }
+
+  private async insert(
+    tx: EntityManager,
+    e: {
+      accountId: string;
+      pipelineName: string;
+      version: number;
+      declaration: PipelineDeclaration;
+      executionType: ExecutionType;
+      triggerType: TriggerType;
+      triggerDetail: string;
+      clientRequestToken: string | null;
+      variables: Record<string, string>;
+      sourceRevisions: Record<string, string>;
+      stageIndex: number;
+      rollbackTargetId: string | null;
+    },
+  ): Promise<ExecutionRow> {
+    // Lock order: the engine-state row first, as the engine does (no deadlock with it).
+    await markPipelineDirty(tx, e.accountId, e.pipelineName);
+    const rows: ExecutionRow[] = await tx.query(
+      `INSERT INTO pipeline_executions
+         (account_id, id, pipeline_name, pipeline_version, execution_mode, execution_type, rollback_target_id, status,
+          trigger_type, trigger_detail, client_request_token, variables, source_revisions, stage_index)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'IN_PROGRESS', $8, $9, $10, $11, $12, $13)
+       RETURNING *`,
+      [
+        e.accountId,
+        randomUUID(),
+        e.pipelineName,
+        e.version,
+        e.declaration.executionMode ?? 'SUPERSEDED',
+        e.executionType,
+        e.rollbackTargetId,
+        e.triggerType,
+        e.triggerDetail,
+        e.clientRequestToken,
+        JSON.stringify(e.variables),
+        JSON.stringify(e.sourceRevisions),
+        e.stageIndex,
+      ],
+    );
+    return rows[0];
+  }
+}

@@ -1,0 +1,580 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import type {
+  ActionDeclaration,
+  PipelineDeclaration,
+  StageDeclaration,
+} from '../pipelines/declaration/declaration';
+import { findActionType } from '../pipelines/declaration/action-types';
+import type { DeclarationCache } from './declaration-cache';
+import { actionTypeKey, notifyJobQueued } from './engine-signals';
+import type { ExecutionStarter } from './execution-starter';
+import type { ActionRow, ExecutionRow, StageRow } from './execution-rows';
+import { nextActions, retryPlan, type ActionStates } from './model/stage-plan';
+import type { ActionExecutionStatus, PipelineExecutionStatus, StageExecutionStatus } from './model/statuses';
+import {
+  actionExecutionMachine,
+  pipelineExecutionMachine,
+  stageExecutionMachine,
+  transition,
+} from './model/transitions';
+import { resolveConfiguration } from './model/variables';
+
+/** Cancels the job of an action execution that will not be waited for (abandoned, timed out). */
+export interface JobCanceller {
+  requestCancel(tx: EntityManager, accountId: string, actionExecutionId: string): Promise<void>;
+}
+
+interface Snapshot {
+  executions: ExecutionRow[];
+  /** Each execution's pinned declaration. */
+  declarations: Map<string, PipelineDeclaration>;
+  stages: Map<string, StageRow>; // `${executionId}|${stageName}`
+  actions: ActionRow[];
+  transitionsDisabled: Set<string>;
+}
+
+const MAX_PASSES = 50;
+const APPROVAL = { category: 'Approval', owner: 'Sluice', provider: 'Manual', version: '1' };
+const INVOKE_PIPELINE = { category: 'Invoke', owner: 'Sluice', provider: 'Pipeline', version: '1' };
+const sameType = (a: ActionDeclaration['actionTypeId'], b: typeof APPROVAL): boolean =>
+  a.category === b.category && a.owner === b.owner && a.provider === b.provider && a.version === b.version;
+
+/**
+ * Decides, for one pipeline, everything that can move now (DESIGN §6, CodePipeline's
+ * semantics): lets waiting executions into stages, supersedes, starts the next runOrder group,
+ * ends stages and executions, applies stops and onFailure. It runs in a transaction that holds
+ * the pipeline's engine-state row, so only one engine instance decides for a pipeline at a
+ * time; it reads everything it decides on inside that transaction, so a crash at any point
+ * leaves the database in a state the next run continues from.
+ */
+export class PipelineReconciler {
+  constructor(
+    private readonly declarations: DeclarationCache,
+    private readonly starter: ExecutionStarter,
+    private readonly jobs: JobCanceller,
+  ) {}
+
+  async reconcile(tx: EntityManager, accountId: string, pipelineName: string): Promise<void> {
+    for (let pass = 0; pass < MAX_PASSES; pass++) {
+      const snapshot = await this.load(tx, accountId, pipelineName);
+      if (!snapshot.executions.length) return;
+      let changed = false;
+      const occupied = this.occupiedStages(snapshot);
+      for (const execution of snapshot.executions) {
+        const declaration = snapshot.declarations.get(execution.id)!;
+        const moved = execution.in_stage
+          ? await this.advanceInStage(tx, execution, declaration, snapshot)
+          : await this.advanceWaiting(tx, execution, declaration, snapshot, occupied);
+        changed ||= moved;
+      }
+      if (!changed) return;
+    }
+  }
+
+  private async load(tx: EntityManager, accountId: string, pipelineName: string): Promise<Snapshot> {
+    const executions: ExecutionRow[] = await tx.query(
+      `SELECT * FROM pipeline_executions WHERE account_id = $1 AND pipeline_name = $2
+          AND status IN ('IN_PROGRESS', 'STOPPING') ORDER BY start_seq`,
+      [accountId, pipelineName],
+    );
+    const declarations = new Map<string, PipelineDeclaration>();
+    for (const e of executions) {
+      declarations.set(e.id, await this.declarations.get(tx, accountId, pipelineName, e.pipeline_version));
+    }
+    if (!executions.length) {
+      return { executions, declarations, stages: new Map(), actions: [], transitionsDisabled: new Set() };
+    }
+    const ids = executions.map((e) => e.id);
+    const stages: StageRow[] = await tx.query(
+      'SELECT * FROM stage_executions WHERE account_id = $1 AND pipeline_execution_id = ANY($2)',
+      [accountId, ids],
+    );
+    const actions: ActionRow[] = await tx.query(
+      `SELECT * FROM action_executions WHERE account_id = $1 AND pipeline_execution_id = ANY($2)
+        ORDER BY started_at, id`,
+      [accountId, ids],
+    );
+    const disabled: { stage_name: string }[] = await tx.query(
+      'SELECT stage_name FROM stage_transitions WHERE account_id = $1 AND pipeline_name = $2 AND NOT enabled',
+      [accountId, pipelineName],
+    );
+    return {
+      executions,
+      declarations,
+      stages: new Map(stages.map((s) => [`${s.pipeline_execution_id}|${s.stage_name}`, s])),
+      actions,
+      transitionsDisabled: new Set(disabled.map((d) => d.stage_name)),
+    };
+  }
+
+  /** Stages locked by the execution inside them (SUPERSEDED and QUEUED modes), by stage name. */
+  private occupiedStages(snapshot: Snapshot): Set<string> {
+    const occupied = new Set<string>();
+    for (const e of snapshot.executions) {
+      if (e.in_stage && e.execution_mode !== 'PARALLEL') occupied.add(this.stageNameOf(e, snapshot));
+    }
+    return occupied;
+  }
+
+  /** The stage an execution is in or waits for, by name (stage indexes can differ between versions). */
+  private stageNameOf(e: ExecutionRow, snapshot: Snapshot): string {
+    return snapshot.declarations.get(e.id)!.stages[e.stage_index].name;
+  }
+
+  // ---- an execution waiting in front of a stage ------------------------------------------------
+
+  private async advanceWaiting(
+    tx: EntityManager,
+    e: ExecutionRow,
+    declaration: PipelineDeclaration,
+    snapshot: Snapshot,
+    occupied: Set<string>,
+  ): Promise<boolean> {
+    const stage = declaration.stages[e.stage_index];
+    if (e.stop_requested) {
+      await this.setExecution(
+        tx,
+        e,
+        'STOPPED',
+        `Stopped before stage ${stage.name}: ${e.stop_reason ?? 'no reason given'}`,
+      );
+      return true;
+    }
+    if (e.execution_mode === 'SUPERSEDED') {
+      // Only the newest execution waiting in front of a stage goes on; older ones are superseded.
+      const newer = snapshot.executions.find(
+        (o) =>
+          o !== e &&
+          BigInt(o.start_seq) > BigInt(e.start_seq) &&
+          !o.in_stage &&
+          o.status === 'IN_PROGRESS' &&
+          !o.stop_requested &&
+          o.execution_mode === 'SUPERSEDED' &&
+          this.stageNameOf(o, snapshot) === stage.name,
+      );
+      if (newer) {
+        await this.setExecution(
+          tx,
+          e,
+          'SUPERSEDED',
+          `Superseded by execution ${newer.id} in front of stage ${stage.name}`,
+        );
+        return true;
+      }
+    }
+    const enabled = e.stage_index === 0 || !snapshot.transitionsDisabled.has(stage.name);
+    if (!enabled) return false;
+    if (e.execution_mode !== 'PARALLEL' && occupied.has(stage.name)) return false;
+    await tx.query(
+      `INSERT INTO stage_executions (account_id, pipeline_execution_id, stage_name, stage_index, status)
+       VALUES ($1, $2, $3, $4, 'IN_PROGRESS')
+       ON CONFLICT (account_id, pipeline_execution_id, stage_name)
+       DO UPDATE SET status = 'IN_PROGRESS', attempt = stage_executions.attempt + 1,
+                     counts_from_attempt = stage_executions.attempt + 1, updated_at = now()`,
+      [e.account_id, e.id, stage.name, e.stage_index],
+    );
+    await tx.query(
+      'UPDATE pipeline_executions SET in_stage = true, updated_at = now() WHERE account_id = $1 AND id = $2',
+      [e.account_id, e.id],
+    );
+    e.in_stage = true;
+    if (e.execution_mode !== 'PARALLEL') occupied.add(stage.name);
+    return true;
+  }
+
+  // ---- an execution inside a stage -------------------------------------------------------------
+
+  private async advanceInStage(
+    tx: EntityManager,
+    e: ExecutionRow,
+    declaration: PipelineDeclaration,
+    snapshot: Snapshot,
+  ): Promise<boolean> {
+    const stageDecl = declaration.stages[e.stage_index];
+    const stage = snapshot.stages.get(`${e.id}|${stageDecl.name}`);
+    if (!stage) throw new Error(`execution ${e.id} is in stage ${stageDecl.name} without a stage execution`);
+    // What counts in this run of the stage: everything of the current attempt, and what
+    // succeeded in earlier attempts since counts_from_attempt (a FAILED_ACTIONS retry keeps
+    // successes and runs the rest again; ALL_ACTIONS moves counts_from_attempt up).
+    const rows = snapshot.actions.filter(
+      (a) =>
+        a.pipeline_execution_id === e.id &&
+        a.stage_name === stageDecl.name &&
+        a.stage_attempt >= stage.counts_from_attempt &&
+        (a.stage_attempt === stage.attempt || a.status === 'SUCCEEDED'),
+    );
+    const latest = new Map<string, ActionRow>();
+    for (const row of rows) latest.set(row.action_name, row); // ordered by start: the last wins
+    const states: ActionStates = new Map([...latest].map(([name, row]) => [name, row.status]));
+    const running = [...latest.values()].filter((a) => a.status === 'IN_PROGRESS');
+
+    if (e.stop_requested === 'ABANDON' && running.length) {
+      for (const action of running) {
+        await this.setAction(
+          tx,
+          action,
+          'ABANDONED',
+          `Abandoned: ${e.stop_reason ?? 'the execution was stopped'}`,
+        );
+        await this.jobs.requestCancel(tx, e.account_id, action.id);
+      }
+      return true;
+    }
+    if (e.stop_requested) {
+      if (running.length) {
+        if (e.status === 'STOPPING') return false;
+        await this.setExecution(tx, e, 'STOPPING', `Stopping: ${e.stop_reason ?? 'no reason given'}`);
+        await this.setStage(tx, stage, 'STOPPING');
+        return true;
+      }
+      await this.setStage(tx, stage, 'STOPPED');
+      await this.setExecution(
+        tx,
+        e,
+        'STOPPED',
+        `Stopped in stage ${stageDecl.name}: ${e.stop_reason ?? 'no reason given'}`,
+      );
+      return true;
+    }
+
+    const step = nextActions(stageDecl.actions, states);
+    if ('wait' in step) return false;
+    if ('start' in step) {
+      for (const name of step.start) {
+        const action = stageDecl.actions.find((a) => a.name === name)!;
+        await this.startAction(tx, e, declaration, stageDecl, stage, action, snapshot);
+      }
+      return true;
+    }
+    if (step.stageResult === 'SUCCEEDED') {
+      await this.setStage(tx, stage, 'SUCCEEDED');
+      const last = e.stage_index === declaration.stages.length - 1;
+      if (last || e.execution_type === 'ROLLBACK') {
+        await this.setExecution(tx, e, 'SUCCEEDED', null);
+      } else {
+        await tx.query(
+          `UPDATE pipeline_executions SET stage_index = stage_index + 1, in_stage = false, updated_at = now()
+            WHERE account_id = $1 AND id = $2`,
+          [e.account_id, e.id],
+        );
+      }
+      return true;
+    }
+    // The stage failed.
+    const onFailure = stageDecl.onFailure?.result ?? 'FAIL';
+    if (onFailure === 'RETRY' && !stage.auto_retried) {
+      const mode = stageDecl.onFailure?.retryConfiguration?.retryMode ?? 'FAILED_ACTIONS';
+      const plan = retryPlan(stageDecl.actions, states, mode);
+      if (!('rejected' in plan)) {
+        await tx.query(
+          `UPDATE stage_executions SET attempt = attempt + 1, auto_retried = true, updated_at = now(),
+                  counts_from_attempt = CASE WHEN $4 = 'ALL_ACTIONS' THEN attempt + 1 ELSE counts_from_attempt END
+            WHERE account_id = $1 AND pipeline_execution_id = $2 AND stage_name = $3`,
+          [e.account_id, e.id, stage.stage_name, mode],
+        );
+        return true;
+      }
+    }
+    const failed = [...latest.values()].find((a) => a.status === 'FAILED' || a.status === 'ABANDONED');
+    await this.setStage(tx, stage, 'FAILED');
+    await this.setExecution(
+      tx,
+      e,
+      'FAILED',
+      `Stage ${stageDecl.name} failed` +
+        (failed ? `: action ${failed.action_name}: ${failed.failure_message ?? failed.status}` : ''),
+    );
+    if (onFailure === 'ROLLBACK' && e.execution_mode !== 'PARALLEL' && e.execution_type !== 'ROLLBACK') {
+      await this.rollBackAutomatically(tx, e, stageDecl);
+    }
+    return true;
+  }
+
+  private async rollBackAutomatically(
+    tx: EntityManager,
+    e: ExecutionRow,
+    stage: StageDeclaration,
+  ): Promise<void> {
+    const targets: ExecutionRow[] = await tx.query(
+      `SELECT p.* FROM pipeline_executions p
+         JOIN stage_executions s ON s.account_id = p.account_id AND s.pipeline_execution_id = p.id
+        WHERE p.account_id = $1 AND p.pipeline_name = $2 AND p.execution_type = 'STANDARD'
+          AND p.pipeline_version = (SELECT version FROM pipelines WHERE account_id = $1 AND name = $2)
+          AND s.stage_name = $3 AND s.status = 'SUCCEEDED' AND p.id <> $4
+        ORDER BY p.start_seq DESC LIMIT 1`,
+      [e.account_id, e.pipeline_name, stage.name, e.id],
+    );
+    if (!targets.length) return; // nothing earlier to go back to: the failure stands
+    await this.starter.rollback(tx, {
+      accountId: e.account_id,
+      pipelineName: e.pipeline_name,
+      stageName: stage.name,
+      target: targets[0],
+      triggerType: 'AUTOMATED_ROLLBACK',
+      triggerDetail: e.id,
+    });
+  }
+
+  // ---- starting an action ------------------------------------------------------------------------
+
+  private async startAction(
+    tx: EntityManager,
+    e: ExecutionRow,
+    declaration: PipelineDeclaration,
+    stageDecl: StageDeclaration,
+    stage: StageRow,
+    action: ActionDeclaration,
+    snapshot: Snapshot,
+  ): Promise<void> {
+    const type = findActionType(action.actionTypeId);
+    const configuration: Record<string, string> = { ...action.configuration };
+    const revision = e.source_revisions[action.name];
+    if (stageDecl === declaration.stages[0] && revision) configuration.Revision = revision;
+    const resolution = resolveConfiguration(configuration, {
+      pipelineVariables: e.variables,
+      execution: { pipelineExecutionId: e.id, pipelineName: e.pipeline_name },
+      namespaces: this.namespacesVisible(e, declaration, stageDecl, action, snapshot),
+    });
+    const id = randomUUID();
+    const timeoutMinutes = action.timeoutInMinutes ?? type?.defaultTimeoutMinutes ?? 60;
+    const base = {
+      id,
+      stageAttempt: stage.attempt,
+      configuration: action.configuration,
+      timeoutMinutes,
+    };
+    if ('unresolved' in resolution) {
+      const message = `Unresolvable variable references: ${resolution.unresolved.map((u) => `${u.reference} in ${u.key} (${u.message})`).join('; ')}`;
+      await this.insertAction(tx, e, stageDecl, action, {
+        ...base,
+        status: 'FAILED',
+        resolved: null,
+        failure: ['CONFIGURATION_ERROR', message],
+      });
+      return;
+    }
+    const resolved = resolution.resolved;
+    if (sameType(action.actionTypeId, APPROVAL)) {
+      await this.insertAction(tx, e, stageDecl, action, {
+        ...base,
+        status: 'IN_PROGRESS',
+        resolved,
+        token: randomUUID(),
+      });
+      return;
+    }
+    if (sameType(action.actionTypeId, INVOKE_PIPELINE)) {
+      await this.invokePipeline(tx, e, stageDecl, action, base, resolved);
+      return;
+    }
+    // Everything else runs as a job: inputs are the artifacts this execution has by name.
+    const inputs: { name: string; sha256: string; size_bytes: string }[] = action.inputArtifacts.length
+      ? await tx.query(
+          `SELECT name, sha256, size_bytes FROM execution_artifacts
+            WHERE account_id = $1 AND pipeline_execution_id = $2 AND name = ANY($3)`,
+          [e.account_id, e.id, action.inputArtifacts.map((a) => a.name)],
+        )
+      : [];
+    const missing = action.inputArtifacts.filter((a) => !inputs.some((i) => i.name === a.name));
+    if (missing.length) {
+      await this.insertAction(tx, e, stageDecl, action, {
+        ...base,
+        status: 'FAILED',
+        resolved,
+        failure: [
+          'JOB_FAILED',
+          `Input artifact ${missing.map((m) => m.name).join(', ')} was not produced in this execution`,
+        ],
+      });
+      return;
+    }
+    await this.insertAction(tx, e, stageDecl, action, { ...base, status: 'IN_PROGRESS', resolved });
+    const key = actionTypeKey(action.actionTypeId);
+    await tx.query(
+      `INSERT INTO jobs (account_id, id, action_execution_id, action_type, status, data)
+       VALUES ($1, $2, $3, $4, 'QUEUED', $5)`,
+      [
+        e.account_id,
+        randomUUID(),
+        id,
+        key,
+        JSON.stringify({
+          actionTypeId: action.actionTypeId,
+          actionConfiguration: resolved,
+          pipelineContext: {
+            pipelineName: e.pipeline_name,
+            stage: stageDecl.name,
+            action: action.name,
+            pipelineExecutionId: e.id,
+            actionExecutionId: id,
+          },
+          // In declaration order: the first is the primary input.
+          inputArtifacts: action.inputArtifacts.map((a) => {
+            const found = inputs.find((i) => i.name === a.name)!;
+            return { name: a.name, sha256: found.sha256, sizeBytes: Number(found.size_bytes) };
+          }),
+          outputArtifacts: action.outputArtifacts.map((a) => ({ name: a.name })),
+          timeoutMinutes,
+        }),
+      ],
+    );
+    await notifyJobQueued(tx, key);
+  }
+
+  private async invokePipeline(
+    tx: EntityManager,
+    e: ExecutionRow,
+    stageDecl: StageDeclaration,
+    action: ActionDeclaration,
+    base: { id: string; stageAttempt: number; configuration: Record<string, string>; timeoutMinutes: number },
+    resolved: Record<string, string>,
+  ): Promise<void> {
+    try {
+      const variables = resolved.Variables ? (JSON.parse(resolved.Variables) as Record<string, string>) : {};
+      const { execution } = await this.starter.start(tx, {
+        accountId: e.account_id,
+        pipelineName: resolved.PipelineName,
+        triggerType: 'START_PIPELINE_EXECUTION',
+        triggerDetail: `arn:pipeline-execution:${e.pipeline_name}/${e.id}`,
+        variables: Object.entries(variables).map(([name, value]) => ({ name, value: String(value) })),
+      });
+      await this.insertAction(tx, e, stageDecl, action, {
+        ...base,
+        status: 'SUCCEEDED',
+        resolved,
+        outputs: { PipelineExecutionId: execution.id },
+        summary: `Started ${resolved.PipelineName} execution ${execution.id}`,
+      });
+    } catch (err) {
+      await this.insertAction(tx, e, stageDecl, action, {
+        ...base,
+        status: 'FAILED',
+        resolved,
+        failure: [
+          'CONFIGURATION_ERROR',
+          `Could not start pipeline ${resolved.PipelineName}: ${(err as Error).message}`,
+        ],
+      });
+    }
+  }
+
+  /**
+   * `#{Namespace.Key}`: output variables of actions that ran before this one in the execution —
+   * in an earlier stage, or in a lower runOrder of this stage.
+   */
+  private namespacesVisible(
+    e: ExecutionRow,
+    declaration: PipelineDeclaration,
+    stageDecl: StageDeclaration,
+    action: ActionDeclaration,
+    snapshot: Snapshot,
+  ): Record<string, Record<string, string>> {
+    const visible: Record<string, Record<string, string>> = {};
+    const stageIndex = declaration.stages.indexOf(stageDecl);
+    declaration.stages.slice(0, stageIndex + 1).forEach((s, i) => {
+      for (const a of s.actions) {
+        if (!a.namespace) continue;
+        if (i === stageIndex && a.runOrder >= action.runOrder) continue;
+        const done = snapshot.actions.filter(
+          (row) =>
+            row.pipeline_execution_id === e.id &&
+            row.stage_name === s.name &&
+            row.action_name === a.name &&
+            row.status === 'SUCCEEDED',
+        );
+        if (done.length) visible[a.namespace] = done[done.length - 1].output_variables;
+      }
+    });
+    return visible;
+  }
+
+  private async insertAction(
+    tx: EntityManager,
+    e: ExecutionRow,
+    stage: StageDeclaration,
+    action: ActionDeclaration,
+    a: {
+      id: string;
+      stageAttempt: number;
+      status: ActionExecutionStatus;
+      configuration: Record<string, string>;
+      resolved: Record<string, string> | null;
+      timeoutMinutes: number;
+      token?: string;
+      failure?: [string, string];
+      outputs?: Record<string, string>;
+      summary?: string;
+    },
+  ): Promise<void> {
+    await tx.query(
+      `INSERT INTO action_executions
+         (account_id, id, pipeline_execution_id, pipeline_name, stage_name, action_name, stage_attempt, run_order,
+          action_type, status, summary, configuration, resolved_configuration, output_variables, failure_type,
+          failure_message, token, timeout_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+               CASE WHEN $10 = 'IN_PROGRESS' THEN now() + make_interval(mins => $18) END)`,
+      [
+        e.account_id,
+        a.id,
+        e.id,
+        e.pipeline_name,
+        stage.name,
+        action.name,
+        a.stageAttempt,
+        action.runOrder,
+        actionTypeKey(action.actionTypeId),
+        a.status,
+        a.summary ?? a.failure?.[1] ?? null,
+        JSON.stringify(a.configuration),
+        a.resolved ? JSON.stringify(a.resolved) : null,
+        JSON.stringify(a.outputs ?? {}),
+        a.failure?.[0] ?? null,
+        a.failure?.[1] ?? null,
+        a.token ?? null,
+        a.timeoutMinutes,
+      ],
+    );
+  }
+
+  // ---- state changes, each checked against the transition tables -------------------------------
+
+  private async setExecution(
+    tx: EntityManager,
+    e: ExecutionRow,
+    to: PipelineExecutionStatus,
+    summary: string | null,
+  ): Promise<void> {
+    transition(pipelineExecutionMachine, e.status, to);
+    await tx.query(
+      'UPDATE pipeline_executions SET status = $3, status_summary = $4, updated_at = now() WHERE account_id = $1 AND id = $2',
+      [e.account_id, e.id, to, summary],
+    );
+    e.status = to;
+  }
+
+  private async setStage(tx: EntityManager, stage: StageRow, to: StageExecutionStatus): Promise<void> {
+    transition(stageExecutionMachine, stage.status, to);
+    await tx.query(
+      `UPDATE stage_executions SET status = $4, updated_at = now()
+        WHERE account_id = $1 AND pipeline_execution_id = $2 AND stage_name = $3`,
+      [stage.account_id, stage.pipeline_execution_id, stage.stage_name, to],
+    );
+    stage.status = to;
+  }
+
+  private async setAction(
+    tx: EntityManager,
+    action: ActionRow,
+    to: ActionExecutionStatus,
+    summary: string,
+  ): Promise<void> {
+    transition(actionExecutionMachine, action.status, to);
+    await tx.query(
+      `UPDATE action_executions SET status = $3, summary = $4, updated_at = now()
+        WHERE account_id = $1 AND id = $2 AND status = 'IN_PROGRESS'`,
+      [action.account_id, action.id, to, summary],
+    );
+    action.status = to;
+  }
+}

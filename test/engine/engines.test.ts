@@ -1,0 +1,68 @@
+import { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CREATE_PIPELINE,
+  latestExecution,
+  sourceAndBuild,
+  start,
+  waitForStatus,
+} from '../support/executions';
+import { newAccount, type TestAccount } from '../support/factories';
+import { GitRepo } from '../support/git-repo';
+import { startTestServer, type TestServer } from '../support/test-server';
+
+/** Two server processes' worth of engine and worker on one database, side by side. */
+let a: TestServer;
+let b: TestServer;
+let account: TestAccount;
+let repo: GitRepo;
+
+beforeAll(async () => {
+  a = await startTestServer();
+  b = await startTestServer({}, { databaseUrl: a.databaseUrl });
+  account = await newAccount(a, 'engines');
+  repo = GitRepo.create({ 'app.txt': 'x\n' });
+});
+afterAll(async () => {
+  await b.stop();
+  await a.stop();
+  repo.remove();
+});
+
+describe('two engine instances on one database', () => {
+  it('run every action exactly once', async () => {
+    await account.root.ok(CREATE_PIPELINE, {
+      p: {
+        ...sourceAndBuild('shared', repo.dir, 'echo built'),
+        executionMode: 'PARALLEL',
+      },
+    });
+    const created = (await latestExecution(account.root, 'shared'))!;
+    const onB = b.client.withToken(account.root.token!);
+    const runs = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => start(i % 2 ? onB : account.root, 'shared')),
+    );
+    for (const run of [created, ...runs])
+      await waitForStatus(account.root, 'shared', run.pipelineExecutionId, 'SUCCEEDED');
+    const db = new Client({ connectionString: a.databaseUrl });
+    await db.connect();
+    try {
+      const perAction = await db.query(
+        `SELECT pipeline_execution_id, stage_name, action_name, count(*) AS runs,
+                count(*) FILTER (WHERE status = 'SUCCEEDED') AS succeeded
+           FROM action_executions WHERE pipeline_name = 'shared'
+          GROUP BY 1, 2, 3`,
+      );
+      expect(perAction.rows).toHaveLength(9 * 2);
+      expect(perAction.rows.every((r) => Number(r.runs) === 1 && Number(r.succeeded) === 1)).toBe(true);
+      const jobs = await db.query(
+        `SELECT j.action_execution_id, count(*) AS n, count(DISTINCT j.worker_id) AS workers
+           FROM jobs j JOIN action_executions a ON a.account_id = j.account_id AND a.id = j.action_execution_id
+          WHERE a.pipeline_name = 'shared' GROUP BY 1`,
+      );
+      expect(jobs.rows.every((r) => Number(r.n) === 1)).toBe(true);
+    } finally {
+      await db.end();
+    }
+  });
+});
