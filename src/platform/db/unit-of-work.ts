@@ -50,6 +50,19 @@ export class Db {
    * statement; if it fails, the commit fails and everything rolls back.
    */
   async unitOfWork<T>(work: (tx: EntityManager) => Promise<T>, options: UnitOfWorkOptions = {}): Promise<T> {
+    // A deadlock or serialisation failure rolled everything back: run the whole unit again
+    // (a mutation touching a pipeline can meet the engine and the workers in the other order).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.runOnce(work, options);
+      } catch (err) {
+        if (attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
+        await new Promise((r) => setTimeout(r, attempt * 10 + Math.random() * 20));
+      }
+    }
+  }
+
+  private async runOnce<T>(work: (tx: EntityManager) => Promise<T>, options: UnitOfWorkOptions): Promise<T> {
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
     try {
@@ -74,6 +87,16 @@ export class Db {
       await runner.release();
     }
   }
+}
+
+const MAX_ATTEMPTS = 3;
+
+/** deadlock_detected, serialization_failure. */
+function isRetryable(err: unknown): boolean {
+  const code =
+    (err as { driverError?: { code?: string }; code?: string }).driverError?.code ??
+    (err as { code?: string }).code;
+  return code === '40P01' || code === '40001';
 }
 
 export interface UnitOfWorkOptions {
