@@ -122,6 +122,10 @@ export class Executions1764300000000 implements MigrationInterface {
         worker_id text,
         cancel_requested boolean NOT NULL DEFAULT false,
         data jsonb NOT NULL,
+        -- When the current attempt was acknowledged, and when the job ended: the action's own
+        -- run time, as opposed to the time spent deciding and queueing around it.
+        run_started_at timestamptz,
+        run_finished_at timestamptz,
         created_at timestamptz NOT NULL DEFAULT now(),
         updated_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (account_id, id),

@@ -159,7 +159,7 @@ export class JobQueue implements JobBroker {
     const rows = await this.rows<{ status: JobStatus }>(
       this.dataSource.manager,
       `UPDATE jobs SET status = 'IN_PROGRESS', lease_expires_at = now() + make_interval(secs => $4),
-              updated_at = now()
+              updated_at = now(), run_started_at = CASE WHEN status = 'DISPATCHED' THEN now() ELSE run_started_at END
         WHERE account_id = $1 AND id = $2 AND nonce = $3 AND status IN (${HELD}) AND NOT cancel_requested
         RETURNING status`,
       [accountId, jobId, nonce, this.options.leaseSeconds],
@@ -173,7 +173,7 @@ export class JobQueue implements JobBroker {
         if (job.status !== 'IN_PROGRESS') transition(jobMachine, job.status, 'IN_PROGRESS');
         await tx.query(
           `UPDATE jobs SET status = 'IN_PROGRESS', lease_expires_at = now() + make_interval(secs => $3),
-                  updated_at = now()
+                  updated_at = now(), run_started_at = CASE WHEN status = 'DISPATCHED' THEN now() ELSE run_started_at END
             WHERE account_id = $1 AND id = $2`,
           [accountId, jobId, this.options.leaseSeconds],
         );
@@ -550,7 +550,7 @@ export class JobQueue implements JobBroker {
         : job.status;
     transition(jobMachine, from, status);
     await tx.query(
-      `UPDATE jobs SET status = $3, lease_expires_at = NULL, updated_at = now(),
+      `UPDATE jobs SET status = $3, lease_expires_at = NULL, updated_at = now(), run_finished_at = now(),
               nonce = CASE WHEN $4 THEN NULL ELSE nonce END
         WHERE account_id = $1 AND id = $2`,
       [job.account_id, job.id, status, fenceOut],

@@ -107,6 +107,13 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
  * orphan's zombie waits for PID 1 to reap it, which some container inits never do.
  */
 export function groupAlive(pgid: number): boolean {
+  // The common case, cheaply: no member at all, zombie or not. Only otherwise scan /proc,
+  // which reads a file per process on the machine.
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false;
+  }
   let names: string[];
   try {
     names = fs.readdirSync('/proc');
