@@ -2,7 +2,7 @@ import { GraphQLDateTime } from 'graphql-scalars';
 import { Arg, Ctx, Int, Query, Resolver } from 'type-graphql';
 import { callerOf, type GraphQLContext } from '../graphql/context';
 import { Permission } from '../graphql/permission';
-import type { Connection } from '../platform/pagination';
+import { mapConnection, type Connection } from '../platform/pagination';
 import type { StoredAuditEvent } from './audit-lookup';
 import {
   AuditEventConnection,
@@ -61,11 +61,7 @@ export class AuditResolver {
   ): Promise<Connection<AuditEventType>> {
     const account = accountId ?? callerOf(ctx).accountId;
     const page = await ctx.services.auditLookup.find(account, filter ?? {}, first, after);
-    return {
-      edges: page.edges.map((e) => ({ cursor: e.cursor, node: toAuditEvent(e.node) })),
-      nodes: page.nodes.map(toAuditEvent),
-      pageInfo: page.pageInfo,
-    };
+    return mapConnection(page, toAuditEvent);
   }
 
   @Query(() => AuditValidationType, {

@@ -4,7 +4,7 @@ import { callerOf, loaderOf, type GraphQLContext } from '../graphql/context';
 import { Permission } from '../graphql/permission';
 import { arn } from '../iam/arn';
 import type { ActionRow, ExecutionRow } from '../engine/execution-rows';
-import type { Connection } from '../platform/pagination';
+import { mapConnection, type Connection } from '../platform/pagination';
 import {
   ActionExecutionConnection,
   ActionExecutionFilter,
@@ -260,11 +260,7 @@ export class ExecutionResolver {
       first,
       after,
     );
-    return {
-      ...page,
-      edges: page.edges.map((e) => ({ cursor: e.cursor, node: toExecution(e.node) })),
-      nodes: page.nodes.map((n) => toExecution(n)),
-    };
+    return mapConnection(page, (e) => toExecution(e));
   }
 
   @Query(() => ActionExecutionConnection, { description: 'Newest first' })
@@ -283,11 +279,7 @@ export class ExecutionResolver {
       first,
       after,
     );
-    return {
-      ...page,
-      edges: page.edges.map((e) => ({ cursor: e.cursor, node: toActionExecution(e.node) })),
-      nodes: page.nodes.map(toActionExecution),
-    };
+    return mapConnection(page, toActionExecution);
   }
 
   @Query(() => LogChunkType, { description: 'An action execution’s log from a byte offset (limit ≤ 1 MiB)' })

@@ -73,3 +73,12 @@ export async function paginateFiltered<T>(
   }
   return toConnection(picked, size, keyOf);
 }
+
+/** The same page with every node mapped (rows → API types). */
+export function mapConnection<T, U>(page: Connection<T>, map: (node: T) => U): Connection<U> {
+  return {
+    edges: page.edges.map((e) => ({ cursor: e.cursor, node: map(e.node) })),
+    nodes: page.nodes.map(map),
+    pageInfo: page.pageInfo,
+  };
+}

@@ -15,6 +15,8 @@ export class Notifications {
   private readonly reconnectHandlers = new Set<() => void>();
   private closed = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** LISTEN statements one after another: one connection runs one query at a time. */
+  private listening: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly url: string,
@@ -30,7 +32,12 @@ export class Notifications {
     if (!set) {
       set = new Set();
       this.handlers.set(channel, set);
-      void this.client?.query(`LISTEN ${quoteIdent(channel)}`).catch(() => undefined);
+      const client = this.client;
+      if (client) {
+        this.listening = this.listening
+          .then(() => client.query(`LISTEN ${quoteIdent(channel)}`))
+          .catch(() => undefined);
+      }
     }
     set.add(handler);
   }
