@@ -431,13 +431,16 @@ export class PipelineReconciler {
     resolved: Record<string, string>,
   ): Promise<void> {
     try {
-      const variables = resolved.Variables ? (JSON.parse(resolved.Variables) as Record<string, string>) : {};
+      // As validated: a JSON array of {name, value}.
+      const variables = resolved.Variables
+        ? (JSON.parse(resolved.Variables) as { name: string; value: unknown }[])
+        : [];
       const { execution } = await this.starter.start(tx, {
         accountId: e.account_id,
         pipelineName: resolved.PipelineName,
         triggerType: 'START_PIPELINE_EXECUTION',
         triggerDetail: `arn:pipeline-execution:${e.pipeline_name}/${e.id}`,
-        variables: Object.entries(variables).map(([name, value]) => ({ name, value: String(value) })),
+        variables: variables.map((v) => ({ name: v.name, value: String(v.value) })),
       });
       await this.insertAction(tx, e, stageDecl, action, {
         ...base,

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   actionExecutions,
   CREATE_PIPELINE,
+  eventually,
   EXECUTION_FIELDS,
   latestExecution,
   sourceAndBuild,
@@ -186,6 +187,60 @@ describe('rollback', () => {
       'CONFLICT',
     );
     expect(notRollback.message).toMatch(/itself a rollback/);
+  });
+});
+
+describe('onFailure ROLLBACK and pipelines that start pipelines', () => {
+  it('a failed stage rolls back automatically to the last execution that succeeded there', async () => {
+    const log = `${flags}/auto-rollback`;
+    const declaration = sourceAndBuild(
+      'auto-roll',
+      repo.dir,
+      `cat app.txt >> ${log}; ! grep -q broken app.txt`,
+    );
+    (declaration.stages as { onFailure?: unknown }[])[1].onFailure = { result: 'ROLLBACK' };
+    const good = await createAndSettle(declaration);
+    const fixed = repo.head();
+    repo.commit({ 'app.txt': 'broken\n' }, 'break it');
+    const bad = await start(account.root, 'auto-roll');
+    await waitForStatus(account.root, 'auto-roll', bad.pipelineExecutionId, 'FAILED');
+    const rollback = await eventually(
+      () => latestExecution(account.root, 'auto-roll'),
+      (e) => e?.executionType === 'ROLLBACK' && e.status === 'SUCCEEDED',
+    );
+    expect(rollback).toMatchObject({
+      trigger: { triggerType: 'AUTOMATED_ROLLBACK', triggerDetail: bad.pipelineExecutionId },
+      rollbackTargetPipelineExecutionId: good.pipelineExecutionId,
+    });
+    expect(fs.readFileSync(log, 'utf8').trim().split('\n').at(-1)).not.toBe('broken');
+    repo.commit({ 'app.txt': 'v1\n' }, 'repair');
+    expect(fixed).not.toBe(repo.head());
+  });
+
+  it('Invoke/Pipeline starts another pipeline with variables', async () => {
+    await createAndSettle({
+      ...sourceAndBuild('downstream', repo.dir, `echo "#{variables.Who}" > ${flags}/downstream`),
+      variables: [{ name: 'Who', defaultValue: 'nobody' }],
+    });
+    const upstream = sourceAndBuild('upstream', repo.dir, 'true');
+    (upstream.stages as unknown[]).push({
+      name: 'Trigger',
+      actions: [
+        {
+          name: 'StartDownstream',
+          actionTypeId: { category: 'Invoke', owner: 'Sluice', provider: 'Pipeline', version: '1' },
+          configuration: { PipelineName: 'downstream', Variables: '[{"name":"Who","value":"upstream"}]' },
+        },
+      ],
+    });
+    const up = await createAndSettle(upstream);
+    const invoke = (await actionExecutions(account.root, 'upstream', up.pipelineExecutionId)).find(
+      (a) => a.stageName === 'Trigger',
+    )!;
+    const started = invoke.output.outputVariables.PipelineExecutionId;
+    const down = await waitForStatus(account.root, 'downstream', started, 'SUCCEEDED');
+    expect(down.variables).toEqual([{ name: 'Who', resolvedValue: 'upstream' }]);
+    expect(fs.readFileSync(`${flags}/downstream`, 'utf8').trim()).toBe('upstream');
   });
 });
 
