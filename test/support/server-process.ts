@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 /** The `sluice` entry point, run as `npm start` runs it. */
@@ -34,7 +35,11 @@ export interface ServerProcess {
 /** Starts `sluice serve` (node, not npx: signals must reach the server itself) and waits for /readyz. */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve'], { env: cleanEnv({ PORT: String(port), ...env }) });
+  // From another directory than the checkout, as an operator would start it.
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    env: cleanEnv({ PORT: String(port), ...env }),
+    cwd: os.tmpdir(),
+  });
   let out = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
