@@ -70,6 +70,7 @@ export async function createHttpServer(services: Services, logger: Logger): Prom
         return {
           requestId,
           sourceIp: clientAddress(request.socket.remoteAddress),
+          origin: `http://${request.headers.host ?? `localhost:${config.port}`}`,
           userAgent: request.headers['user-agent'],
           token:
             bearer(wsCtx.connectionParams?.authorization) ?? bearer(wsCtx.connectionParams?.Authorization),
@@ -133,6 +134,36 @@ export async function createHttpServer(services: Services, logger: Logger): Prom
     }
   });
 
+  // Signed, expiring links from artifacts(…){ downloadUrl }; the link is the permission.
+  app.get('/artifacts/:accountId/:executionId/:name', async (req, res, next) => {
+    try {
+      const { accountId, executionId, name } = req.params;
+      const file = await services.artifactLinks.resolve(accountId, executionId, name, {
+        expires: typeof req.query.expires === 'string' ? req.query.expires : undefined,
+        kid: typeof req.query.kid === 'string' ? req.query.kid : undefined,
+        signature: typeof req.query.signature === 'string' ? req.query.signature : undefined,
+      });
+      if (!file) {
+        res
+          .status(404)
+          .json({
+            errors: [{ message: 'No such artifact, or the link expired', extensions: { code: 'NOT_FOUND' } }],
+          });
+        return;
+      }
+      res.setHeader('content-type', 'application/zip');
+      res.setHeader('content-length', String(file.sizeBytes));
+      res.setHeader(
+        'content-disposition',
+        `attachment; filename="${file.name.replace(/[^\w.-]/g, '_')}.zip"`,
+      );
+      res.setHeader('x-content-sha256', file.sha256);
+      services.artifacts.openRead(file.sha256).on('error', next).pipe(res);
+    } catch (err) {
+      next(err);
+    }
+  });
+
   app.use(
     '/graphql',
     express.json({ limit: config.maxBodyBytes }),
@@ -143,6 +174,7 @@ export async function createHttpServer(services: Services, logger: Logger): Prom
         return {
           requestId,
           sourceIp: clientAddress(req.ip ?? req.socket.remoteAddress),
+          origin: `${req.protocol}://${req.get('host') ?? `localhost:${config.port}`}`,
           userAgent: req.header('user-agent'),
           token: bearer(req.header('authorization')),
           services,

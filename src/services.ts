@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { DataSource } from 'typeorm';
+import { ArtifactLinks } from './artifacts/artifact-links';
 import { ArtifactStore } from './artifacts/artifact-store';
 import { DeclarationCache } from './engine/declaration-cache';
 import { Engine } from './engine/engine';
@@ -49,6 +50,7 @@ export interface Services {
   jobs: JobQueue;
   engine: Engine;
   artifacts: ArtifactStore;
+  artifactLinks: ArtifactLinks;
 }
 
 export async function createServices(
@@ -70,6 +72,7 @@ export async function createServices(
   });
   const tags = new TagService(db, config.region);
   const starter = new ExecutionStarter();
+  const artifacts = new ArtifactStore(path.join(config.dataDir, 'artifacts'));
   const jobs = new JobQueue(dataSource, { leaseSeconds: config.jobLeaseSeconds, maxAttempts: 3 });
   const reconciler = new PipelineReconciler(new DeclarationCache(), starter, jobs);
   const audit = new AuditWriter(dataSource, logger);
@@ -101,6 +104,7 @@ export async function createServices(
     executions: new ExecutionService(db, starter),
     jobs,
     engine: new Engine(dataSource, reconciler, jobs, notifications, logger),
-    artifacts: new ArtifactStore(path.join(config.dataDir, 'artifacts')),
+    artifacts,
+    artifactLinks: new ArtifactLinks(dataSource, tokens, artifacts),
   };
 }

@@ -330,17 +330,15 @@ export class ExecutionResolver {
     @Arg('pipelineExecutionId', () => String) pipelineExecutionId: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<ArtifactMetadataType[]> {
-    const rows = await ctx.services.executions.artifacts(
-      callerOf(ctx).accountId,
-      pipelineName,
-      pipelineExecutionId,
-    );
+    const accountId = callerOf(ctx).accountId;
+    const rows = await ctx.services.executions.artifacts(accountId, pipelineName, pipelineExecutionId);
     return rows.map((r) => ({
       name: r.name,
       sha256: r.sha256,
       sizeBytes: Number(r.size_bytes),
       producedBy: r.produced_by,
       created: r.created_at,
+      downloadUrl: ctx.origin + ctx.services.artifactLinks.path(accountId, pipelineExecutionId, r.name),
     }));
   }
 

@@ -254,6 +254,9 @@ export class ArtifactMetadataType {
 
   @Field(() => GraphQLDateTime)
   created: Date;
+
+  @Field(() => String, { description: 'Signed link to the zip, valid for 15 minutes, no token needed' })
+  downloadUrl: string;
 }
 
 @ObjectType('TransitionState')

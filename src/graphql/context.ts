@@ -8,6 +8,8 @@ export interface GraphQLContext {
   requestId: string;
   sourceIp: string;
   userAgent: string | undefined;
+  /** `http://host:port` the client reached us at, for links it can follow (artifact downloads). */
+  origin: string;
   /** Bearer token from the Authorization header or graphql-ws connectionParams. */
   token: string | undefined;
   services: Services;

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   actionExecutions,
@@ -238,11 +240,17 @@ describe('a release pipeline runs for real', () => {
     );
   });
 
-  it('artifacts are listed with their hashes and sizes', async () => {
+  it('artifacts are listed with their hashes and sizes, and download through signed links', async () => {
     const { artifacts } = await account.root.ok<{
-      artifacts: { name: string; sha256: string; sizeBytes: number; producedBy: string }[];
+      artifacts: {
+        name: string;
+        sha256: string;
+        sizeBytes: number;
+        producedBy: string;
+        downloadUrl: string;
+      }[];
     }>(
-      `query($p: String!, $e: String!) { artifacts(pipelineName: $p, pipelineExecutionId: $e) { name sha256 sizeBytes producedBy } }`,
+      `query($p: String!, $e: String!) { artifacts(pipelineName: $p, pipelineExecutionId: $e) { name sha256 sizeBytes producedBy downloadUrl } }`,
       { p: 'release', e: first.pipelineExecutionId },
     );
     expect(artifacts.map((a) => [a.name, a.producedBy])).toEqual([
@@ -250,6 +258,18 @@ describe('a release pipeline runs for real', () => {
       ['App', 'Compile'],
     ]);
     expect(artifacts.every((a) => /^[0-9a-f]{64}$/.test(a.sha256) && a.sizeBytes > 0)).toBe(true);
+    // The link needs no token; what it serves is the very artifact.
+    const app = artifacts[1];
+    const download = await fetch(app.downloadUrl);
+    expect(download.status).toBe(200);
+    expect(download.headers.get('content-type')).toBe('application/zip');
+    const bytes = Buffer.from(await download.arrayBuffer());
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(app.sha256);
+    const forged = new URL(app.downloadUrl);
+    forged.searchParams.set('expires', String(Number(forged.searchParams.get('expires')) + 3600));
+    expect((await fetch(forged)).status).toBe(404);
+    const otherName = app.downloadUrl.replace('/App?', '/Src?');
+    expect((await fetch(otherName)).status).toBe(404);
   });
 
   it('a manual start takes variable overrides and is idempotent per clientRequestToken', async () => {
@@ -296,6 +316,27 @@ describe('a release pipeline runs for real', () => {
     );
     expect(bad.message).toMatch(/Nope/);
     await account.root.fails(START, { n: 'no-such-pipeline' }, 'NOT_FOUND');
+  });
+});
+
+describe('approval timeout', () => {
+  it('an approval nobody answers fails when its time is up', async () => {
+    await account.root.ok(CREATE_PIPELINE, { p: { ...releasePipeline('waiting'), name: 'waiting' } });
+    const e = (await latestExecution(account.root, 'waiting'))!;
+    await approvalToken('waiting');
+    // Seven days are long for a test: move the deadline instead of the clock.
+    const db = new Client({ connectionString: server.databaseUrl });
+    await db.connect();
+    try {
+      await db.query(
+        `UPDATE action_executions SET timeout_at = now() - interval '1 second'
+          WHERE pipeline_name = 'waiting' AND action_name = 'Approve' AND status = 'IN_PROGRESS'`,
+      );
+    } finally {
+      await db.end();
+    }
+    const failed = await waitForStatus(account.root, 'waiting', e.pipelineExecutionId, 'FAILED');
+    expect(failed.statusSummary).toMatch(/Approve.*timed out/);
   });
 });
 
