@@ -144,11 +144,9 @@ export async function createHttpServer(services: Services, logger: Logger): Prom
         signature: typeof req.query.signature === 'string' ? req.query.signature : undefined,
       });
       if (!file) {
-        res
-          .status(404)
-          .json({
-            errors: [{ message: 'No such artifact, or the link expired', extensions: { code: 'NOT_FOUND' } }],
-          });
+        res.status(404).json({
+          errors: [{ message: 'No such artifact, or the link expired', extensions: { code: 'NOT_FOUND' } }],
+        });
         return;
       }
       res.setHeader('content-type', 'application/zip');

@@ -79,25 +79,43 @@ export class Engine {
     }
   }
 
-  private reconcileOne(): Promise<boolean> {
-    return this.dataSource.transaction(async (tx) => {
-      const claimed: { account_id: string; pipeline_name: string }[] = await tx.query(
-        `SELECT account_id, pipeline_name FROM pipeline_engine_state WHERE dirty
-          ORDER BY account_id, pipeline_name LIMIT 1 FOR UPDATE SKIP LOCKED`,
+  private async reconcileOne(): Promise<boolean> {
+    let claimed: { accountId: string; pipelineName: string } | undefined;
+    try {
+      return await this.dataSource.transaction(async (tx) => {
+        const rows: { account_id: string; pipeline_name: string }[] = await tx.query(
+          `SELECT account_id, pipeline_name FROM pipeline_engine_state WHERE dirty
+            ORDER BY account_id, pipeline_name LIMIT 1 FOR UPDATE SKIP LOCKED`,
+        );
+        if (!rows.length) return false;
+        claimed = { accountId: rows[0].account_id, pipelineName: rows[0].pipeline_name };
+        await tx.query(
+          'UPDATE pipeline_engine_state SET dirty = false, next_wakeup_at = NULL WHERE account_id = $1 AND pipeline_name = $2',
+          [claimed.accountId, claimed.pipelineName],
+        );
+        await this.reconciler.reconcile(tx, claimed.accountId, claimed.pipelineName);
+        return true;
+      });
+    } catch (err) {
+      if (!claimed) throw err;
+      // One pipeline that cannot be decided must not starve the others: it is set aside and
+      // tried again by the sweep after a pause, and the error is logged with it.
+      this.logger.error({ err, ...claimed }, 'deciding for the pipeline failed; retrying in 5 s');
+      await this.dataSource.query(
+        `UPDATE pipeline_engine_state SET dirty = false, next_wakeup_at = now() + interval '5 seconds'
+          WHERE account_id = $1 AND pipeline_name = $2`,
+        [claimed.accountId, claimed.pipelineName],
       );
-      if (!claimed.length) return false;
-      const { account_id: accountId, pipeline_name: pipelineName } = claimed[0];
-      await tx.query(
-        'UPDATE pipeline_engine_state SET dirty = false WHERE account_id = $1 AND pipeline_name = $2',
-        [accountId, pipelineName],
-      );
-      await this.reconciler.reconcile(tx, accountId, pipelineName);
       return true;
-    });
+    }
   }
 
   /** Fails actions past their timeout, cancelling their jobs, and recovers lost workers' jobs. */
   async sweep(): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE pipeline_engine_state SET dirty = true, next_wakeup_at = NULL
+        WHERE next_wakeup_at IS NOT NULL AND next_wakeup_at <= now()`,
+    );
     await this.jobs.recoverExpiredLeases();
     const expired: { account_id: string; id: string; pipeline_name: string; action_type: string }[] =
       await this.dataSource.query(

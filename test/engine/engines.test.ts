@@ -65,4 +65,24 @@ describe('two engine instances on one database', () => {
       await db.end();
     }
   });
+
+  it('a pipeline that cannot be decided does not hold up the others', async () => {
+    await account.root.ok(CREATE_PIPELINE, { p: sourceAndBuild('aaa-broken', repo.dir, 'true') });
+    await account.root.ok(CREATE_PIPELINE, { p: sourceAndBuild('zzz-fine', repo.dir, 'true') });
+    const db = new Client({ connectionString: a.databaseUrl });
+    await db.connect();
+    try {
+      // An execution pinned to a version that does not exist: deciding for it throws.
+      await db.query(
+        `INSERT INTO pipeline_executions (account_id, id, pipeline_name, pipeline_version, execution_mode, status, trigger_type)
+         VALUES ($1, gen_random_uuid(), 'aaa-broken', 99, 'SUPERSEDED', 'IN_PROGRESS', 'START_PIPELINE_EXECUTION')`,
+        [account.accountId],
+      );
+      await db.query(`UPDATE pipeline_engine_state SET dirty = true WHERE pipeline_name = 'aaa-broken'`);
+    } finally {
+      await db.end();
+    }
+    const run = await start(account.root, 'zzz-fine');
+    await waitForStatus(account.root, 'zzz-fine', run.pipelineExecutionId, 'SUCCEEDED');
+  });
 });
