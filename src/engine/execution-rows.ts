@@ -35,6 +35,8 @@ export interface ExecutionRow {
   started_at: Date;
   start_seq: string;
   updated_at: Date;
+  /** Filled by reads that join the pinned version: the stage it is in or waits for. */
+  current_stage?: string | null;
 }
 
 export interface StageRow {

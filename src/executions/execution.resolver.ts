@@ -31,7 +31,7 @@ const stageArn = (a: { pipelineName: string; stageName: string }, env: Env): str
 const actionArn = (a: { pipelineName: string; stageName: string; actionName: string }, env: Env): string =>
   arn.action(env.region, env.accountId, a.pipelineName, a.stageName, a.actionName);
 
-export function toExecution(e: ExecutionRow, currentStage: string | null = null): PipelineExecutionType {
+export function toExecution(e: ExecutionRow): PipelineExecutionType {
   return {
     pipelineExecutionId: e.id,
     pipelineName: e.pipeline_name,
@@ -44,7 +44,7 @@ export function toExecution(e: ExecutionRow, currentStage: string | null = null)
     trigger: { triggerType: e.trigger_type, triggerDetail: e.trigger_detail },
     artifactRevisions: [],
     variables: Object.entries(e.variables).map(([name, resolvedValue]) => ({ name, resolvedValue })),
-    currentStage,
+    currentStage: e.current_stage ?? null,
     startTime: e.started_at,
     lastUpdateTime: e.updated_at,
   };

@@ -12,6 +12,10 @@ import { decodeCursor, pageSize, toConnection, type Connection } from '../platfo
 
 export type TransitionType = 'INBOUND' | 'OUTBOUND';
 
+/** The stage an execution is in or waits in front of, by name, from its pinned version. */
+const CURRENT_STAGE = `(SELECT v.declaration->'stages'->p.stage_index->>'name' FROM pipeline_versions v
+  WHERE v.account_id = p.account_id AND v.pipeline_name = p.pipeline_name AND v.version = p.pipeline_version) AS current_stage`;
+
 export interface ExecutionFilter {
   status?: string | null;
   succeededInStage?: string | null;
@@ -344,7 +348,8 @@ export class ExecutionService {
     }
     params.push(size + 1);
     const rows: ExecutionRow[] = await this.db.manager.query(
-      `SELECT * FROM pipeline_executions p WHERE ${where.join(' AND ')} ORDER BY p.start_seq DESC LIMIT $${params.length}`,
+      `SELECT p.*, ${CURRENT_STAGE} FROM pipeline_executions p WHERE ${where.join(' AND ')}
+        ORDER BY p.start_seq DESC LIMIT $${params.length}`,
       params,
     );
     return toConnection(rows, size, (e) => e.start_seq);
@@ -542,7 +547,8 @@ export class ExecutionService {
   ): Promise<ExecutionRow> {
     const rows: ExecutionRow[] = /^[0-9a-f-]{36}$/i.test(executionId)
       ? await tx.query(
-          'SELECT * FROM pipeline_executions WHERE account_id = $1 AND pipeline_name = $2 AND id = $3',
+          `SELECT p.*, ${CURRENT_STAGE} FROM pipeline_executions p
+            WHERE p.account_id = $1 AND p.pipeline_name = $2 AND p.id = $3`,
           [accountId, pipelineName, executionId],
         )
       : [];

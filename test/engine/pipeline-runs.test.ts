@@ -214,6 +214,7 @@ describe('a release pipeline runs for real', () => {
       sum: 'ship it',
     });
     const done = await waitForStatus(account.root, 'release', first.pipelineExecutionId, 'SUCCEEDED');
+    expect(done.currentStage).toBe('Prod');
     expect(done.artifactRevisions).toEqual([
       { name: 'Src', revisionId: repo.head(), revisionSummary: 'first' },
     ]);
