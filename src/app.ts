@@ -75,7 +75,10 @@ export async function startApp(
       options.embeddedWorker && config.workerConcurrency > 0
         ? new EmbeddedWorker({
             queue: services.jobs,
-            providers: createBuiltInProviders({ webhookSecret: webhookSecret(config) }),
+            providers: createBuiltInProviders({
+              webhookSecret: webhookSecret(config),
+              gitCacheDir: path.join(config.dataDir, 'cache', 'git'),
+            }),
             artifacts: services.artifacts,
             notifications,
             workDir: path.join(config.dataDir, 'work'),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,10 +38,69 @@ export const maxCommitMessageBytes = 4096;
 const defaultResolveTimeoutMs = 60_000;
 const revisionPattern = /^[0-9a-f]{4,64}$/;
 
+export interface GitSourceOptions {
+  /**
+   * Where exported trees are kept by (repository, commit), so an execution of a commit this
+   * worker exported before copies it instead of fetching again (commits never change).
+   */
+  cacheDir?: string;
+}
+
+/** Commits kept per repository in the export cache. */
+const cachedCommitsPerRepository = 20;
+
 export class GitSourceProvider implements ActionProvider {
   readonly type = gitSourceType;
 
+  constructor(private readonly options: GitSourceOptions = {}) {}
+
   async run(ctx: ActionJobContext): Promise<ActionResult> {
+    const cache =
+      this.options.cacheDir && (ctx.configuration.OutputArtifactFormat || 'CODE_ZIP') === 'CODE_ZIP'
+        ? new ExportCache(this.options.cacheDir, ctx.configuration.RepositoryUrl)
+        : undefined;
+    if (cache) {
+      checkUrl(ctx.configuration.RepositoryUrl);
+      checkBranch(ctx.configuration.BranchName);
+      const revision = ctx.configuration.Revision?.trim();
+      const commit =
+        revision && /^[0-9a-f]{40}$/.test(revision)
+          ? revision
+          : revision
+            ? undefined
+            : await resolveBranchHead(
+                ctx.configuration.RepositoryUrl,
+                ctx.configuration.BranchName,
+                ctx.signal,
+                {
+                  timeoutMs: ctx.timeoutMs,
+                },
+              );
+      const outputName = ctx.outputArtifactNames[0];
+      if (commit && outputName) {
+        const hit = await cache.restore(commit, path.join(ctx.outputDir, outputName));
+        if (hit) {
+          ctx.log(
+            `Reused this worker's export of ${commit.slice(0, 12)} "${hit.summary}" for ${outputName}\n`,
+          );
+          return {
+            ...hit,
+            outputVariables: { ...hit.outputVariables, BranchName: ctx.configuration.BranchName },
+          };
+        }
+      }
+    }
+    const result = await this.export(ctx);
+    const outputName = ctx.outputArtifactNames[0];
+    if (cache && result.revision && outputName) {
+      await cache
+        .store(result.revision.revisionId, path.join(ctx.outputDir, outputName), result)
+        .catch(() => undefined);
+    }
+    return result;
+  }
+
+  private async export(ctx: ActionJobContext): Promise<ActionResult> {
     const url = ctx.configuration.RepositoryUrl;
     const branch = ctx.configuration.BranchName;
     const revision = ctx.configuration.Revision?.trim() || undefined;
@@ -372,4 +432,57 @@ function redact(text: string, url: string): string {
 function isoUtc(date: string): string {
   const parsed = new Date(date);
   return Number.isNaN(parsed.getTime()) ? date : parsed.toISOString().replace('.000Z', 'Z');
+}
+
+/**
+ * Exported trees by commit for one repository: `<cacheDir>/<hash of the URL>/<commit>/` holds
+ * `tree/` and `result.json`. Entries are written to a temporary name and renamed into place, so
+ * a reader never sees half an entry; at most `cachedCommitsPerRepository` are kept.
+ */
+class ExportCache {
+  private readonly dir: string;
+
+  constructor(root: string, url: string) {
+    this.dir = path.join(root, createHash('sha256').update(url).digest('hex').slice(0, 32));
+  }
+
+  async restore(commit: string, target: string): Promise<ActionResult | undefined> {
+    const entry = path.join(this.dir, commit);
+    let result: ActionResult;
+    try {
+      result = JSON.parse(await fsp.readFile(path.join(entry, 'result.json'), 'utf8')) as ActionResult;
+    } catch {
+      return undefined;
+    }
+    await fsp.rm(target, { recursive: true, force: true });
+    await fsp.cp(path.join(entry, 'tree'), target, { recursive: true, verbatimSymlinks: true });
+    return result;
+  }
+
+  async store(commit: string, source: string, result: ActionResult): Promise<void> {
+    const entry = path.join(this.dir, commit);
+    const temp = `${entry}.${process.pid}.${Date.now()}.partial`;
+    await fsp.mkdir(temp, { recursive: true });
+    try {
+      await fsp.cp(source, path.join(temp, 'tree'), { recursive: true, verbatimSymlinks: true });
+      await fsp.writeFile(path.join(temp, 'result.json'), JSON.stringify(result));
+      await fsp.rename(temp, entry);
+    } catch {
+      await fsp.rm(temp, { recursive: true, force: true });
+      return; // another job stored it first, or the disk said no: the cache is only a shortcut
+    }
+    await this.prune();
+  }
+
+  private async prune(): Promise<void> {
+    const names = (await fsp.readdir(this.dir)).filter((n) => /^[0-9a-f]{40,64}$/.test(n));
+    if (names.length <= cachedCommitsPerRepository) return;
+    const dated = await Promise.all(
+      names.map(async (n) => ({ n, t: (await fsp.stat(path.join(this.dir, n))).mtimeMs })),
+    );
+    dated.sort((a, b) => a.t - b.t);
+    for (const { n } of dated.slice(0, dated.length - cachedCommitsPerRepository)) {
+      await fsp.rm(path.join(this.dir, n), { recursive: true, force: true });
+    }
+  }
 }

@@ -9,9 +9,12 @@ import { WebhookInvokeProvider } from './webhook-invoke';
  * Approval/Manual (no job: it waits for a person) and Invoke/Pipeline (it starts an
  * execution, so it needs the engine's services, not only a context).
  */
-export function createBuiltInProviders(options: { webhookSecret: string }): ActionProvider[] {
+export function createBuiltInProviders(options: {
+  webhookSecret: string;
+  gitCacheDir?: string;
+}): ActionProvider[] {
   return [
-    new GitSourceProvider(),
+    new GitSourceProvider({ cacheDir: options.gitCacheDir }),
     new ShellProvider('Build'),
     new ShellProvider('Test'),
     new DeployDirectoryProvider(),

@@ -65,6 +65,46 @@ async function gitJob(configuration: Record<string, string>): Promise<TestJob> {
   return job;
 }
 
+describe('export cache', () => {
+  it('reuses an export of the same commit, exactly, and exports a new commit afresh', async () => {
+    const cacheDir = await tempDir('sluice-git-cache-');
+    cleanups.push(() => fs.promises.rm(cacheDir, { recursive: true, force: true }));
+    const cached = new GitSourceProvider({ cacheDir });
+    const logs: string[] = [];
+    const run = async (
+      configuration: Record<string, string>,
+    ): Promise<{ tree: unknown; result: unknown; log: string }> => {
+      const job = await gitJob(configuration);
+      const log: string[] = [];
+      const ctx = { ...job.ctx, log: (text: string) => void log.push(text) };
+      const result = await cached.run(ctx);
+      const out = path.join(job.ctx.outputDir, 'SourceOutput');
+      logs.push(log.join(''));
+      return {
+        tree: { files: await readTree(out), exec: fs.statSync(path.join(out, 'bin', 'run.sh')).mode & 0o111 },
+        result,
+        log: log.join(''),
+      };
+    };
+    const first = await run({ RepositoryUrl: repo, BranchName: 'main' });
+    const second = await run({ RepositoryUrl: repo, BranchName: 'main' });
+    expect(first.log).not.toMatch(/Reused/);
+    expect(second.log).toMatch(/Reused this worker's export of/);
+    expect(second.tree).toEqual(first.tree);
+    expect(second.result).toEqual(first.result);
+    // A full commit id given as Revision needs no lookup at all.
+    const pinned = await run({ RepositoryUrl: repo, BranchName: 'main', Revision: headCommit });
+    expect(pinned.log).toMatch(/Reused/);
+    // The branch moves: the new commit is fetched, not served from the cache.
+    fs.writeFileSync(path.join(repo, 'README.md'), 'v3\n');
+    git(['commit', '--quiet', '-am', 'Third commit']);
+    const moved = await run({ RepositoryUrl: repo, BranchName: 'main' });
+    expect(moved.log).not.toMatch(/Reused/);
+    expect((moved.tree as { files: Record<string, string> }).files['README.md']).toBe('v3\n');
+    git(['reset', '--quiet', '--hard', headCommit]);
+  });
+});
+
 describe('Git source provider', () => {
   it('exports the branch head without .git, with variables and the revision', async () => {
     const job = await gitJob({ RepositoryUrl: repo, BranchName: 'main' });
