@@ -11,6 +11,7 @@ const resolve = { alias: { graphql: require.resolve('graphql') } };
 export default defineConfig({
   resolve,
   test: {
+    reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [
       {
         resolve,
