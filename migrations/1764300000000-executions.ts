@@ -61,6 +61,7 @@ export class Executions1764300000000 implements MigrationInterface {
       CREATE TABLE stage_executions (
         account_id char(12) NOT NULL,
         pipeline_execution_id uuid NOT NULL,
+        pipeline_name text NOT NULL,
         stage_name text NOT NULL,
         stage_index integer NOT NULL,
         -- Each retry of the stage is a new attempt. Action executions of attempts from
@@ -75,6 +76,8 @@ export class Executions1764300000000 implements MigrationInterface {
         PRIMARY KEY (account_id, pipeline_execution_id, stage_name),
         FOREIGN KEY (account_id, pipeline_execution_id) REFERENCES pipeline_executions (account_id, id) ON DELETE CASCADE
       );
+      -- pipelineState: the latest execution of each stage.
+      CREATE INDEX stage_executions_latest_idx ON stage_executions (account_id, pipeline_name, stage_name, started_at DESC);
 
       CREATE TABLE action_executions (
         account_id char(12) NOT NULL,
@@ -105,6 +108,9 @@ export class Executions1764300000000 implements MigrationInterface {
       );
       CREATE INDEX action_executions_execution_idx ON action_executions (account_id, pipeline_execution_id, stage_name);
       CREATE INDEX action_executions_pipeline_idx ON action_executions (account_id, pipeline_name, started_at DESC);
+      -- pipelineState: the latest execution of each declared action, one index probe each.
+      CREATE INDEX action_executions_latest_idx
+        ON action_executions (account_id, pipeline_name, stage_name, action_name, started_at DESC);
       CREATE INDEX action_executions_timeout_idx ON action_executions (timeout_at) WHERE status = 'IN_PROGRESS';
 
       -- One row per attempt to run an action execution (DESIGN §7).

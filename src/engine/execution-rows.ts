@@ -42,6 +42,7 @@ export interface ExecutionRow {
 export interface StageRow {
   account_id: string;
   pipeline_execution_id: string;
+  pipeline_name: string;
   stage_name: string;
   stage_index: number;
   attempt: number;

@@ -167,12 +167,12 @@ export class PipelineReconciler {
     if (!enabled) return false;
     if (e.execution_mode !== 'PARALLEL' && occupied.has(stage.name)) return false;
     await tx.query(
-      `INSERT INTO stage_executions (account_id, pipeline_execution_id, stage_name, stage_index, status)
-       VALUES ($1, $2, $3, $4, 'IN_PROGRESS')
+      `INSERT INTO stage_executions (account_id, pipeline_execution_id, pipeline_name, stage_name, stage_index, status)
+       VALUES ($1, $2, $5, $3, $4, 'IN_PROGRESS')
        ON CONFLICT (account_id, pipeline_execution_id, stage_name)
        DO UPDATE SET status = 'IN_PROGRESS', attempt = stage_executions.attempt + 1,
                      counts_from_attempt = stage_executions.attempt + 1, updated_at = now()`,
-      [e.account_id, e.id, stage.name, e.stage_index],
+      [e.account_id, e.id, stage.name, e.stage_index, e.pipeline_name],
     );
     await tx.query(
       'UPDATE pipeline_executions SET in_stage = true, updated_at = now() WHERE account_id = $1 AND id = $2',

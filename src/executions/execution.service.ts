@@ -130,9 +130,8 @@ export class ExecutionService {
         );
       }
       const later: { pipeline_execution_id: string }[] = await tx.query(
-        `SELECT s.pipeline_execution_id FROM stage_executions s JOIN pipeline_executions p
-            ON p.account_id = s.account_id AND p.id = s.pipeline_execution_id
-          WHERE s.account_id = $1 AND p.pipeline_name = $2 AND s.stage_name = $3 AND s.started_at > $4
+        `SELECT s.pipeline_execution_id FROM stage_executions s
+          WHERE s.account_id = $1 AND s.pipeline_name = $2 AND s.stage_name = $3 AND s.started_at > $4
             AND s.pipeline_execution_id <> $5 LIMIT 1`,
         [accountId, pipelineName, stageName, stage.started_at, executionId],
       );
@@ -457,14 +456,24 @@ export class ExecutionService {
         WHERE p.account_id = $1 AND p.pipeline_name = $2 AND p.status = 'IN_PROGRESS' AND NOT p.in_stage
         ORDER BY p.start_seq`,
     );
-    const latestStages = await q<StageRow>(
-      `SELECT DISTINCT ON (s.stage_name) s.* FROM stage_executions s
-         JOIN pipeline_executions p ON p.account_id = s.account_id AND p.id = s.pipeline_execution_id
-        WHERE s.account_id = $1 AND p.pipeline_name = $2 ORDER BY s.stage_name, s.started_at DESC`,
+    // One index probe per declared stage and action, however long the history.
+    const stageNames = declaration.stages.map((st) => st.name);
+    const latestStages: StageRow[] = await this.db.manager.query(
+      `SELECT s.* FROM unnest($3::text[]) AS d(stage_name)
+         CROSS JOIN LATERAL (
+           SELECT * FROM stage_executions s
+            WHERE s.account_id = $1 AND s.pipeline_name = $2 AND s.stage_name = d.stage_name
+            ORDER BY s.started_at DESC LIMIT 1) s`,
+      [accountId, pipelineName, stageNames],
     );
-    const latestActions = await q<ActionRow>(
-      `SELECT DISTINCT ON (stage_name, action_name) * FROM action_executions
-        WHERE account_id = $1 AND pipeline_name = $2 ORDER BY stage_name, action_name, started_at DESC, id`,
+    const pairs = declaration.stages.flatMap((st) => st.actions.map((a) => [st.name, a.name]));
+    const latestActions: ActionRow[] = await this.db.manager.query(
+      `SELECT a.* FROM unnest($3::text[], $4::text[]) AS d(stage_name, action_name)
+         CROSS JOIN LATERAL (
+           SELECT * FROM action_executions a
+            WHERE a.account_id = $1 AND a.pipeline_name = $2 AND a.stage_name = d.stage_name AND a.action_name = d.action_name
+            ORDER BY a.started_at DESC LIMIT 1) a`,
+      [accountId, pipelineName, pairs.map((p) => p[0]), pairs.map((p) => p[1])],
     );
     return {
       pipelineName,
