@@ -3,6 +3,7 @@ import { markPipelineDirty } from '../engine/engine-signals';
 import type { ExecutionStarter, StartRequest } from '../engine/execution-starter';
 import type { ActionRow, ExecutionRow, StageRow } from '../engine/execution-rows';
 import { retryPlan } from '../engine/model/stage-plan';
+import { pipelineExecutionStatuses } from '../engine/model/statuses';
 import type { PipelineDeclaration, RetryMode } from '../pipelines/declaration/declaration';
 import type { Principal } from '../iam/identity/principal';
 import type { Db } from '../platform/db/unit-of-work';
@@ -335,6 +336,14 @@ export class ExecutionService {
       where.push(`p.start_seq < $${params.length}`);
     }
     if (filter.status) {
+      if (!(pipelineExecutionStatuses as readonly string[]).includes(filter.status)) {
+        throw BadInputError.of('Filter', [
+          {
+            path: 'filter.status',
+            message: `must be one of ${pipelineExecutionStatuses.join(', ')}, got "${filter.status}"`,
+          },
+        ]);
+      }
       params.push(filter.status);
       where.push(`p.status = $${params.length}`);
     }
