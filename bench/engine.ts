@@ -1,8 +1,6 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Client } from 'pg';
+import { GitRepo } from '../test/support/git-repo';
 import { graphql, median, prepareAccount, report, startBenchServer } from './support/harness';
 
 /**
@@ -25,23 +23,6 @@ const shell = (category: string): Record<string, string> => ({
   provider: 'Shell',
   version: '1',
 });
-
-function makeRepo(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-repo-'));
-  fs.chmodSync(dir, 0o755);
-  const env = {
-    ...process.env,
-    GIT_AUTHOR_NAME: 'b',
-    GIT_AUTHOR_EMAIL: 'b@x',
-    GIT_COMMITTER_NAME: 'b',
-    GIT_COMMITTER_EMAIL: 'b@x',
-  };
-  execFileSync('git', ['init', '-q', '-b', 'main', dir], { env });
-  fs.writeFileSync(path.join(dir, 'README'), 'bench\n');
-  execFileSync('git', ['-C', dir, 'add', '-A'], { env });
-  execFileSync('git', ['-C', dir, 'commit', '-q', '-m', 'bench'], { env });
-  return dir;
-}
 
 function declaration(name: string, repo: string, stages: 2 | 3, mode: string): Record<string, unknown> {
   const build = (stage: string, category: string): Record<string, unknown> => ({
@@ -100,7 +81,7 @@ async function waitAll(
 }
 
 async function main(): Promise<void> {
-  const repo = makeRepo();
+  const repo = GitRepo.create({ README: 'bench\n' }).dir;
   const server = await startBenchServer({
     SLUICE_WORKER_CONCURRENCY: process.env.SLUICE_WORKER_CONCURRENCY ?? '8',
   });

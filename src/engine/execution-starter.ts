@@ -27,12 +27,6 @@ export interface RollbackRequest {
   triggerDetail: string;
 }
 
-export interface StartResult {
-  execution: ExecutionRow;
-  /** False when clientRequestToken named an execution started before. */
-  created: boolean;
-}
-
 const TOKEN = /^[A-Za-z0-9-]{1,128}$/;
 
 /**
@@ -41,7 +35,7 @@ const TOKEN = /^[A-Za-z0-9-]{1,128}$/;
  * stage rolled back) until the engine lets it in.
  */
 export class ExecutionStarter {
-  async start(tx: EntityManager, request: StartRequest): Promise<StartResult> {
+  async start(tx: EntityManager, request: StartRequest): Promise<ExecutionRow> {
     const pipeline = await this.currentPipeline(tx, request.accountId, request.pipelineName);
     if (request.clientRequestToken !== undefined) {
       if (!TOKEN.test(request.clientRequestToken)) {
@@ -53,7 +47,8 @@ export class ExecutionStarter {
         `SELECT * FROM pipeline_executions WHERE account_id = $1 AND pipeline_name = $2 AND client_request_token = $3`,
         [request.accountId, request.pipelineName, request.clientRequestToken],
       );
-      if (existing.length) return { execution: existing[0], created: false };
+      // The same token again: the execution it started, not a new one.
+      if (existing.length) return existing[0];
     }
     const declaration = pipeline.declaration;
     const variables = resolvePipelineVariables(declaration.variables ?? [], request.variables ?? []);
@@ -91,7 +86,7 @@ export class ExecutionStarter {
       stageIndex: 0,
       rollbackTargetId: null,
     });
-    return { execution, created: true };
+    return execution;
   }
 
   /**

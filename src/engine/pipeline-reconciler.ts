@@ -435,7 +435,7 @@ export class PipelineReconciler {
       const variables = resolved.Variables
         ? (JSON.parse(resolved.Variables) as { name: string; value: unknown }[])
         : [];
-      const { execution } = await this.starter.start(tx, {
+      const execution = await this.starter.start(tx, {
         accountId: e.account_id,
         pipelineName: resolved.PipelineName,
         triggerType: 'START_PIPELINE_EXECUTION',

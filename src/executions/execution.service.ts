@@ -64,7 +64,7 @@ export class ExecutionService {
   ) {}
 
   async start(request: StartRequest): Promise<ExecutionRow> {
-    return this.db.transaction(async (tx) => (await this.starter.start(tx, request)).execution);
+    return this.db.transaction((tx) => this.starter.start(tx, request));
   }
 
   async stop(

@@ -55,7 +55,7 @@ async function resourceTags(
 }
 
 /** The global condition keys of DESIGN §5 for one request (keys lower-cased). */
-export async function conditionContext(
+async function conditionContext(
   ctx: GraphQLContext,
   principal: Principal,
   resource: string,
@@ -99,7 +99,7 @@ function inCallersAccount(principal: Principal, resource: string): boolean {
  * an ARN of another account is denied with the same message as any denial, so the answer never
  * tells whether that resource exists.
  */
-export async function check(
+async function check(
   ctx: GraphQLContext,
   principal: Principal,
   action: string,

@@ -3,14 +3,10 @@ import { callerOf, itemFilterOf, loaderOf, type GraphQLContext } from '../../gra
 import { paginateFiltered, type Connection } from '../../platform/pagination';
 import { Permission } from '../../graphql/permission';
 import { arn } from '../arn';
+import { groupArn, userArn } from '../iam-resources';
 import { AccessKeyType, GroupConnection, GroupType, UserConnection, UserType } from '../iam.types';
 import type { GroupEntity } from './group.entity';
 import type { UserEntity } from './user.entity';
-
-type UserArgs = { userName: string };
-type GroupArgs = { groupName: string };
-const userArn = (a: UserArgs, env: { accountId: string }): string => arn.user(env.accountId, a.userName);
-const groupArn = (a: GroupArgs, env: { accountId: string }): string => arn.group(env.accountId, a.groupName);
 
 export function toUser(u: UserEntity): UserType {
   return {
@@ -37,7 +33,7 @@ export function toGroup(g: GroupEntity): GroupType {
 @Resolver(() => UserType)
 export class UsersResolver {
   @Mutation(() => UserType)
-  @Permission.iam<UserArgs>('iam:CreateUser', userArn)
+  @Permission.iam('iam:CreateUser', userArn)
   async createUser(
     @Arg('userName', () => String) userName: string,
     @Arg('password', () => String, { nullable: true }) password: string | undefined,
@@ -49,7 +45,7 @@ export class UsersResolver {
   }
 
   @Mutation(() => Boolean, { description: 'Deletes the user with its access keys, memberships and policies' })
-  @Permission.iam<UserArgs>('iam:DeleteUser', userArn)
+  @Permission.iam('iam:DeleteUser', userArn)
   async deleteUser(
     @Arg('userName', () => String) userName: string,
     @Ctx() ctx: GraphQLContext,
@@ -59,7 +55,7 @@ export class UsersResolver {
   }
 
   @Query(() => UserType)
-  @Permission.iam<UserArgs>('iam:GetUser', userArn)
+  @Permission.iam('iam:GetUser', userArn)
   async user(@Arg('userName', () => String) userName: string, @Ctx() ctx: GraphQLContext): Promise<UserType> {
     return toUser(await ctx.services.identities.getUser(callerOf(ctx).accountId, userName));
   }
@@ -83,7 +79,7 @@ export class UsersResolver {
   }
 
   @Mutation(() => AccessKeyType, { description: 'The secret is in this answer only; store it now' })
-  @Permission.iam<UserArgs>('iam:CreateAccessKey', userArn)
+  @Permission.iam('iam:CreateAccessKey', userArn)
   async createAccessKey(
     @Arg('userName', () => String) userName: string,
     @Ctx() ctx: GraphQLContext,
@@ -98,7 +94,7 @@ export class UsersResolver {
   }
 
   @Mutation(() => Boolean)
-  @Permission.iam<UserArgs>('iam:DeleteAccessKey', userArn)
+  @Permission.iam('iam:DeleteAccessKey', userArn)
   async deleteAccessKey(
     @Arg('userName', () => String) userName: string,
     @Arg('accessKeyId', () => String) accessKeyId: string,
@@ -109,7 +105,7 @@ export class UsersResolver {
   }
 
   @Query(() => [AccessKeyType])
-  @Permission.iam<UserArgs>('iam:ListAccessKeys', userArn)
+  @Permission.iam('iam:ListAccessKeys', userArn)
   async accessKeys(
     @Arg('userName', () => String) userName: string,
     @Ctx() ctx: GraphQLContext,
@@ -123,7 +119,7 @@ export class UsersResolver {
 @Resolver(() => GroupType)
 export class GroupsResolver {
   @Mutation(() => GroupType)
-  @Permission.iam<GroupArgs>('iam:CreateGroup', groupArn)
+  @Permission.iam('iam:CreateGroup', groupArn)
   async createGroup(
     @Arg('groupName', () => String) groupName: string,
     @Ctx() ctx: GraphQLContext,
@@ -132,7 +128,7 @@ export class GroupsResolver {
   }
 
   @Mutation(() => Boolean, { description: 'The group must have no members and no policies' })
-  @Permission.iam<GroupArgs>('iam:DeleteGroup', groupArn)
+  @Permission.iam('iam:DeleteGroup', groupArn)
   async deleteGroup(
     @Arg('groupName', () => String) groupName: string,
     @Ctx() ctx: GraphQLContext,
@@ -142,7 +138,7 @@ export class GroupsResolver {
   }
 
   @Mutation(() => Boolean)
-  @Permission.iam<GroupArgs>('iam:AddUserToGroup', groupArn)
+  @Permission.iam('iam:AddUserToGroup', groupArn)
   async addUserToGroup(
     @Arg('groupName', () => String) groupName: string,
     @Arg('userName', () => String) userName: string,
@@ -153,7 +149,7 @@ export class GroupsResolver {
   }
 
   @Mutation(() => Boolean)
-  @Permission.iam<GroupArgs>('iam:RemoveUserFromGroup', groupArn)
+  @Permission.iam('iam:RemoveUserFromGroup', groupArn)
   async removeUserFromGroup(
     @Arg('groupName', () => String) groupName: string,
     @Arg('userName', () => String) userName: string,

@@ -4,6 +4,7 @@ import { callerOf, itemFilterOf, type GraphQLContext } from '../../graphql/conte
 import { paginateFiltered, type Connection } from '../../platform/pagination';
 import { Permission } from '../../graphql/permission';
 import { arn } from '../arn';
+import { groupArn, userArn } from '../iam-resources';
 import {
   ContextEntryInput,
   EvaluationResultType,
@@ -14,11 +15,6 @@ import {
   PolicyType,
 } from '../iam.types';
 import type { PolicyView } from './policy.service';
-
-type UserArgs = { userName: string };
-type GroupArgs = { groupName: string };
-const userArn = (a: UserArgs, env: { accountId: string }): string => arn.user(env.accountId, a.userName);
-const groupArn = (a: GroupArgs, env: { accountId: string }): string => arn.group(env.accountId, a.groupName);
 
 function toPolicy(p: PolicyView): PolicyType {
   return {
@@ -100,7 +96,7 @@ export class PoliciesResolver {
   }
 
   @Mutation(() => Boolean)
-  @Permission.iam<UserArgs>('iam:AttachUserPolicy', userArn)
+  @Permission.iam('iam:AttachUserPolicy', userArn)
   async attachUserPolicy(
     @Arg('userName', () => String) userName: string,
     @Arg('policyArn', () => String) policyArn: string,
@@ -111,7 +107,7 @@ export class PoliciesResolver {
   }
 
   @Mutation(() => Boolean)
-  @Permission.iam<UserArgs>('iam:DetachUserPolicy', userArn)
+  @Permission.iam('iam:DetachUserPolicy', userArn)
   async detachUserPolicy(
     @Arg('userName', () => String) userName: string,
     @Arg('policyArn', () => String) policyArn: string,
@@ -122,7 +118,7 @@ export class PoliciesResolver {
   }
 
   @Mutation(() => Boolean)
-  @Permission.iam<GroupArgs>('iam:AttachGroupPolicy', groupArn)
+  @Permission.iam('iam:AttachGroupPolicy', groupArn)
   async attachGroupPolicy(
     @Arg('groupName', () => String) groupName: string,
     @Arg('policyArn', () => String) policyArn: string,
@@ -133,7 +129,7 @@ export class PoliciesResolver {
   }
 
   @Mutation(() => Boolean)
-  @Permission.iam<GroupArgs>('iam:DetachGroupPolicy', groupArn)
+  @Permission.iam('iam:DetachGroupPolicy', groupArn)
   async detachGroupPolicy(
     @Arg('groupName', () => String) groupName: string,
     @Arg('policyArn', () => String) policyArn: string,
@@ -144,7 +140,7 @@ export class PoliciesResolver {
   }
 
   @Query(() => [PolicyType])
-  @Permission.iam<UserArgs>('iam:ListAttachedUserPolicies', userArn)
+  @Permission.iam('iam:ListAttachedUserPolicies', userArn)
   async attachedUserPolicies(
     @Arg('userName', () => String) userName: string,
     @Ctx() ctx: GraphQLContext,
@@ -155,7 +151,7 @@ export class PoliciesResolver {
   }
 
   @Query(() => [PolicyType])
-  @Permission.iam<GroupArgs>('iam:ListAttachedGroupPolicies', groupArn)
+  @Permission.iam('iam:ListAttachedGroupPolicies', groupArn)
   async attachedGroupPolicies(
     @Arg('groupName', () => String) groupName: string,
     @Ctx() ctx: GraphQLContext,
@@ -166,7 +162,7 @@ export class PoliciesResolver {
   }
 
   @Mutation(() => Boolean, { description: 'Creates or replaces an inline policy of the user' })
-  @Permission.iam<UserArgs>('iam:PutUserPolicy', userArn)
+  @Permission.iam('iam:PutUserPolicy', userArn)
   async putUserPolicy(
     @Arg('userName', () => String) userName: string,
     @Arg('policyName', () => String) policyName: string,
@@ -184,7 +180,7 @@ export class PoliciesResolver {
   }
 
   @Mutation(() => Boolean)
-  @Permission.iam<UserArgs>('iam:DeleteUserPolicy', userArn)
+  @Permission.iam('iam:DeleteUserPolicy', userArn)
   async deleteUserPolicy(
     @Arg('userName', () => String) userName: string,
     @Arg('policyName', () => String) policyName: string,
@@ -195,7 +191,7 @@ export class PoliciesResolver {
   }
 
   @Mutation(() => Boolean, { description: 'Creates or replaces an inline policy of the group' })
-  @Permission.iam<GroupArgs>('iam:PutGroupPolicy', groupArn)
+  @Permission.iam('iam:PutGroupPolicy', groupArn)
   async putGroupPolicy(
     @Arg('groupName', () => String) groupName: string,
     @Arg('policyName', () => String) policyName: string,
@@ -213,7 +209,7 @@ export class PoliciesResolver {
   }
 
   @Mutation(() => Boolean)
-  @Permission.iam<GroupArgs>('iam:DeleteGroupPolicy', groupArn)
+  @Permission.iam('iam:DeleteGroupPolicy', groupArn)
   async deleteGroupPolicy(
     @Arg('groupName', () => String) groupName: string,
     @Arg('policyName', () => String) policyName: string,
@@ -224,7 +220,7 @@ export class PoliciesResolver {
   }
 
   @Query(() => [InlinePolicyType])
-  @Permission.iam<UserArgs>('iam:ListUserPolicies', userArn)
+  @Permission.iam('iam:ListUserPolicies', userArn)
   async userPolicies(
     @Arg('userName', () => String) userName: string,
     @Ctx() ctx: GraphQLContext,

@@ -23,10 +23,6 @@ export class Db {
     return this.ambient.getStore()?.manager ?? this.dataSource.manager;
   }
 
-  get inUnitOfWork(): boolean {
-    return this.ambient.getStore() !== undefined;
-  }
-
   /** Runs `work` inside the ambient transaction, or in a transaction of its own. */
   async transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
     const ambient = this.ambient.getStore();
