@@ -1,6 +1,12 @@
 import { Foundation1764100000000 } from './1764100000000-foundation';
 import { AuditTrail1764200000000 } from './1764200000000-audit-trail';
 import { Executions1764300000000 } from './1764300000000-executions';
+import { IamCanonicalNames1764400000000 } from './1764400000000-iam-canonical-names';
 
 /** Listed explicitly: TypeORM's glob loader cannot load .ts under vitest (STACK.md gotcha 3). */
-export const migrations = [Foundation1764100000000, AuditTrail1764200000000, Executions1764300000000];
+export const migrations = [
+  Foundation1764100000000,
+  AuditTrail1764200000000,
+  Executions1764300000000,
+  IamCanonicalNames1764400000000,
+];

@@ -16,6 +16,7 @@ import { AuditWriter } from './audit/audit-writer';
 import type { Config } from './config';
 import { Authorizer } from './iam/authorizer';
 import { IamChanges } from './iam/iam-changes';
+import { iamNamesOf, type IamNames } from './iam/iam-names';
 import { IdentityService } from './iam/identity/identity.service';
 import { SessionResolver } from './iam/identity/session-resolver';
 import { SignInThrottle } from './iam/identity/sign-in-throttle';
@@ -42,6 +43,7 @@ export interface Services {
   sessions: SessionResolver;
   identities: IdentityService;
   policies: PolicyService;
+  iamNames: IamNames;
   simulator: PolicySimulator;
   authorizer: Authorizer;
   tags: TagService;
@@ -97,6 +99,7 @@ export async function createServices(
     sessions: new SessionResolver(tokens, identities, changes),
     identities,
     policies,
+    iamNames: iamNamesOf(db, identities, policies),
     simulator: new PolicySimulator(db, identities, authorizer),
     authorizer,
     tags,

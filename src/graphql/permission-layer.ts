@@ -154,7 +154,12 @@ export function guardFor(
       return async (ctx, args) => {
         const principal = await authenticate(ctx);
         const env = { accountId: principal.accountId, region: ctx.services.config.region };
-        const resource = declaration.resource(args, env);
+        // The entity the request reaches, spelled as stored: a Deny on `user/admin` must hold
+        // for `userName: "ADMIN"` too (IAM names are unique without regard to case).
+        const resource = await ctx.services.iamNames.canonicalArn(
+          principal.accountId,
+          declaration.resource(args, env),
+        );
         if (declaration.platformOnly && principal.accountId !== PLATFORM_ACCOUNT_ID) {
           throw new AccessDeniedError(principal, declaration.action, resource, false);
         }

@@ -1,4 +1,4 @@
-import { type EntityManager, In } from 'typeorm';
+import { type EntityManager } from 'typeorm';
 import { BadInputError, LimitExceededError, NotFoundError, type Problem } from '../platform/errors';
 import { parseArn } from '../iam/arn';
 import { ResourceTagEntity } from './resource-tag.entity';
@@ -11,7 +11,10 @@ export interface Tag {
 
 export const TAGS_PER_RESOURCE = 50;
 
-/** Tag rules as AWS's: key 1–128, value 0–256, no `aws:` prefix, keys unique in a request. */
+/**
+ * Tag rules as AWS's: key 1–128, value 0–256, no `aws:` prefix, keys unique in a request
+ * without regard to case.
+ */
 export function tagProblems(tags: Tag[], path: string): Problem[] {
   const problems: Problem[] = [];
   const seen = new Set<string>();
@@ -26,8 +29,10 @@ export function tagProblems(tags: Tag[], path: string): Problem[] {
     }
     if (tag.value.length > 256)
       problems.push({ path: `${at}.value`, message: 'must be at most 256 characters long' });
-    if (seen.has(tag.key)) problems.push({ path: `${at}.key`, message: `duplicates the key "${tag.key}"` });
-    seen.add(tag.key);
+    // Keys are unique without regard to case (as in IAM), though stored as spelled.
+    const folded = tag.key.toLowerCase();
+    if (seen.has(folded)) problems.push({ path: `${at}.key`, message: `duplicates the key "${tag.key}"` });
+    seen.add(folded);
   });
   return problems;
 }
@@ -64,19 +69,25 @@ export class TagService {
   async untag(accountId: string, resourceArn: string, keys: string[]): Promise<void> {
     await this.db.transaction(async (tx) => {
       await this.requireResource(tx, accountId, resourceArn);
-      if (keys.length)
-        await tx.getRepository(ResourceTagEntity).delete({ accountId, resourceArn, key: In(keys) });
+      if (keys.length) await this.deleteKeys(tx, accountId, resourceArn, keys);
     });
   }
 
-  /** Adds or replaces tags inside the caller's transaction, holding the per-resource limit. */
+  /**
+   * Adds or replaces tags inside the caller's transaction, holding the per-resource limit. As
+   * IAM's TagUser does, a key differing from an existing one only in case replaces it, value
+   * and spelling both.
+   */
   async put(tx: EntityManager, accountId: string, resourceArn: string, tags: Tag[]): Promise<void> {
     if (!tags.length) return;
     const repo = tx.getRepository(ResourceTagEntity);
-    await repo.upsert(
-      tags.map((t) => ({ accountId, resourceArn, key: t.key, value: t.value })),
-      ['accountId', 'resourceArn', 'key'],
+    await this.deleteKeys(
+      tx,
+      accountId,
+      resourceArn,
+      tags.map((t) => t.key),
     );
+    await repo.insert(tags.map((t) => ({ accountId, resourceArn, key: t.key, value: t.value })));
     const count = await repo.countBy({ accountId, resourceArn });
     if (count > TAGS_PER_RESOURCE) {
       throw new LimitExceededError(
@@ -98,6 +109,19 @@ export class TagService {
         prefix: `${resourceArn}/`,
       })
       .execute();
+  }
+
+  /** Removes the tags whose keys match `keys` without regard to case. */
+  private async deleteKeys(
+    tx: EntityManager,
+    accountId: string,
+    resourceArn: string,
+    keys: string[],
+  ): Promise<void> {
+    await tx.query(
+      'DELETE FROM resource_tags WHERE account_id = $1 AND resource_arn = $2 AND lower(key) = ANY($3)',
+      [accountId, resourceArn, keys.map((k) => k.toLowerCase())],
+    );
   }
 
   private async read(accountId: string, resourceArn: string): Promise<Tag[]> {

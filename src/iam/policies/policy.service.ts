@@ -87,7 +87,10 @@ export class PolicyService {
   async deletePolicy(accountId: string, policyArn: string): Promise<void> {
     await this.changes.write(accountId, async (tx) => {
       const policy = await this.requireCustomerPolicy(tx, accountId, policyArn);
-      const attached = await tx.getRepository(PolicyAttachmentEntity).countBy({ accountId, policyArn });
+      // Attachments hold the canonical ARN: count by it, not by the caller's spelling.
+      const attached = await tx
+        .getRepository(PolicyAttachmentEntity)
+        .countBy({ accountId, policyArn: arn.policy(accountId, policy.name) });
       if (attached) {
         throw new ConflictError(
           `Policy ${policy.name} is attached to ${attached} user(s) or group(s); detach it first`,
@@ -120,11 +123,13 @@ export class PolicyService {
     accountId: string,
     holderType: PolicyHolderType,
     holderName: string,
-    policyArn: string,
+    policyArnInput: string,
   ): Promise<void> {
     await this.changes.write(accountId, async (tx) => {
       const holderId = await this.holderId(tx, accountId, holderType, holderName);
-      if (!getManagedPolicy(policyArn)) await this.requireCustomerPolicy(tx, accountId, policyArn);
+      // Stored as the policy's canonical ARN, so the authorizer finds the document and
+      // deletePolicy sees the attachment whatever spelling the caller used.
+      const policyArn = await this.canonicalPolicyArn(tx, accountId, policyArnInput);
       const repo = tx.getRepository(PolicyAttachmentEntity);
       const count = await repo.countBy({ accountId, principalType: holderType, principalId: holderId });
       if (count >= MANAGED_POLICIES_PER_HOLDER) {
@@ -150,9 +155,12 @@ export class PolicyService {
   ): Promise<void> {
     await this.changes.write(accountId, async (tx) => {
       const holderId = await this.holderId(tx, accountId, holderType, holderName);
+      const canonical = getManagedPolicy(policyArn)
+        ? policyArn
+        : ((await this.findCustomerPolicyByArn(tx, accountId, policyArn)) ?? policyArn);
       const result = await tx
         .getRepository(PolicyAttachmentEntity)
-        .delete({ accountId, principalType: holderType, principalId: holderId, policyArn });
+        .delete({ accountId, principalType: holderType, principalId: holderId, policyArn: canonical });
       if (!result.affected)
         throw new NotFoundError(`Policy ${policyArn} is not attached to ${holderType} ${holderName}`);
     });
@@ -274,22 +282,55 @@ export class PolicyService {
     throw new NotFoundError(`Role ${holderName} does not exist in account ${accountId}`);
   }
 
+  /** The customer policy named `name` in any case (policy names are unique without regard to case). */
+  async findCustomerPolicy(tx: EntityManager, accountId: string, name: string): Promise<PolicyEntity | null> {
+    return tx
+      .getRepository(PolicyEntity)
+      .createQueryBuilder('p')
+      .where('p.account_id = :accountId AND lower(p.name) = lower(:name)', { accountId, name })
+      .getOne();
+  }
+
+  /** The canonical ARN of the customer policy `policyArn` reaches, if any. */
+  private async findCustomerPolicyByArn(
+    tx: EntityManager,
+    accountId: string,
+    policyArn: string,
+  ): Promise<string | undefined> {
+    const policy = await this.customerPolicyOf(tx, accountId, policyArn);
+    return policy ? arn.policy(accountId, policy.name) : undefined;
+  }
+
+  /** A managed policy's ARN as given; a customer policy's canonical ARN; NOT_FOUND otherwise. */
+  private async canonicalPolicyArn(tx: EntityManager, accountId: string, policyArn: string): Promise<string> {
+    if (getManagedPolicy(policyArn)) return policyArn;
+    const policy = await this.requireCustomerPolicy(tx, accountId, policyArn);
+    return arn.policy(accountId, policy.name);
+  }
+
+  private async customerPolicyOf(
+    tx: EntityManager,
+    accountId: string,
+    policyArn: string,
+  ): Promise<PolicyEntity | null> {
+    // Only the name is matched without regard to case; the rest of the ARN must be exact.
+    const parsed = parseArn(policyArn);
+    const name =
+      parsed?.partition === 'sluice' &&
+      parsed.service === 'iam' &&
+      parsed.region === '' &&
+      parsed.resource.startsWith('policy/')
+        ? parsed.resource.slice(7)
+        : '';
+    return parsed?.account === accountId && name ? this.findCustomerPolicy(tx, accountId, name) : null;
+  }
+
   private async requireCustomerPolicy(
     tx: EntityManager,
     accountId: string,
     policyArn: string,
   ): Promise<PolicyEntity> {
-    const parsed = parseArn(policyArn);
-    const name =
-      parsed?.service === 'iam' && parsed.resource.startsWith('policy/') ? parsed.resource.slice(7) : '';
-    const policy =
-      parsed?.account === accountId && name
-        ? await tx
-            .getRepository(PolicyEntity)
-            .createQueryBuilder('p')
-            .where('p.account_id = :accountId AND lower(p.name) = lower(:name)', { accountId, name })
-            .getOne()
-        : null;
+    const policy = await this.customerPolicyOf(tx, accountId, policyArn);
     if (!policy) throw new NotFoundError(`Policy ${policyArn} does not exist`);
     return policy;
   }
