@@ -15,8 +15,8 @@ export interface Config {
   signingKeyFile: string | undefined;
   /** Token lifetime in seconds (≤ 3600, DESIGN §5). */
   tokenTtlSeconds: number;
-  /** Trust X-Forwarded-For for the caller's address (only behind a proxy you run). */
-  trustProxy: boolean;
+  /** Proxies of our own in front (0: none): the caller is X-Forwarded-For's entry that many hops from the right. */
+  trustProxyHops: number;
   /** Largest accepted HTTP request body. */
   maxBodyBytes: number;
   /** Connections in the database pool of one process. */
@@ -61,12 +61,17 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   return raw as T;
 }
 
-function bool(env: Env, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (['1', 'true', 'yes'].includes(raw.toLowerCase())) return true;
-  if (['0', 'false', 'no'].includes(raw.toLowerCase())) return false;
-  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+/** SLUICE_TRUST_PROXY: a hop count. "true" (trust every hop) is refused: it lets any client choose its own address. */
+function proxyHops(env: Env): number {
+  const raw = env.SLUICE_TRUST_PROXY?.trim().toLowerCase();
+  if (raw === 'false') return 0;
+  if (raw === 'true') {
+    throw new ConfigError(
+      'SLUICE_TRUST_PROXY',
+      'no longer trusts every proxy: give the number of proxies of yours in front of Sluice (0: none, 1: one reverse proxy)',
+    );
+  }
+  return integer(env, 'SLUICE_TRUST_PROXY', 0, 0, 32);
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -100,7 +105,7 @@ export function loadConfig(env: Env = process.env): Config {
     ),
     signingKeyFile: env.SLUICE_SIGNING_KEY_FILE || undefined,
     tokenTtlSeconds: integer(env, 'SLUICE_TOKEN_TTL_SECONDS', 3600, 60, 3600),
-    trustProxy: bool(env, 'SLUICE_TRUST_PROXY', false),
+    trustProxyHops: proxyHops(env),
     maxBodyBytes: integer(env, 'SLUICE_MAX_BODY_BYTES', 1_048_576, 1024, 100 * 1_048_576),
     dbPoolSize: integer(env, 'SLUICE_DB_POOL_SIZE', 20, 2, 500),
     auditDigestSeconds: integer(env, 'SLUICE_AUDIT_DIGEST_SECONDS', 60, 1, 3600),

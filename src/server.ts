@@ -4,14 +4,15 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
-import { ApolloArmor } from '@escape.tech/graphql-armor';
 import express, { type Request } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { clientAddress, clientOrigin } from './graphql/client-address';
 import type { GraphQLContext } from './graphql/context';
-import { formatError } from './graphql/error-mapping';
+import { graphqlProtections } from './graphql/protections';
 import { createSchema } from './graphql/schema';
+import { webSocketTransport } from './graphql/websocket-transport';
 import { migrationsApplied } from './platform/db/database';
 import type { Logger } from './platform/logger';
 import { requestScope } from './platform/request-scope';
@@ -33,68 +34,76 @@ function bearer(value: unknown): string | undefined {
   return match?.[1];
 }
 
-function clientAddress(address: string | undefined): string {
-  if (!address) return 'unknown';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
-}
-
-/** Query limits (graphql-armor): depth, cost, aliases, directives, tokens; no field suggestions in production. */
-function armor(production: boolean): ReturnType<ApolloArmor['protect']> {
-  return new ApolloArmor({
-    maxDepth: { n: 12 },
-    costLimit: { maxCost: 50_000 },
-    maxAliases: { n: 15 },
-    maxDirectives: { n: 50 },
-    maxTokens: { n: 2000 },
-    blockFieldSuggestion: { enabled: production },
-  }).protect();
-}
-
-export async function createHttpServer(services: Services, logger: Logger): Promise<HttpServer> {
+export async function createHttpServer(
+  services: Services,
+  logger: Logger,
+  /** Shown by /readyz: how this process isolates job processes (SLUICE_SANDBOX resolved). */
+  info: { sandbox?: string } = {},
+): Promise<HttpServer> {
   const { config } = services;
-  const production = config.nodeEnv === 'production';
   const schema: GraphQLSchema = await createSchema();
+  // The same limits, rules and error mapping for HTTP and WebSocket (src/graphql/protections.ts).
+  const protections = graphqlProtections(config.nodeEnv === 'production');
+  const hops = config.trustProxyHops;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', config.trustProxy);
+  app.set('trust proxy', hops);
   const server = http.createServer(app);
 
-  // graphql-ws on the same port and path as HTTP GraphQL.
-  const wsServer = new WebSocketServer({ server, path: '/graphql' });
-  const wsCleanup = useServer<Record<string, unknown>>(
-    {
+  /** One operation's context, whichever transport carried it. */
+  const contextOf = (
+    request: http.IncomingMessage,
+    requestId: string,
+    token: string | undefined,
+    requestLogger: Logger,
+  ): GraphQLContext => ({
+    requestId,
+    sourceIp: clientAddress(request, hops),
+    origin: clientOrigin(request, hops, `localhost:${config.port}`),
+    userAgent: request.headers['user-agent'],
+    token,
+    services,
+    logger: requestLogger,
+  });
+
+  // graphql-ws on the same port and path as HTTP GraphQL, with HTTP's body limit per message
+  // (a larger one closes the socket with 1009, WebSocket's "message too big").
+  const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: config.maxBodyBytes });
+  const wsCleanup = useServer(
+    webSocketTransport({
       schema,
-      context: (wsCtx): GraphQLContext => {
-        const request = wsCtx.extra.request;
+      protections,
+      context: (request, params) => {
         const requestId = randomUUID();
-        return {
-          requestId,
-          sourceIp: clientAddress(request.socket.remoteAddress),
-          origin: `http://${request.headers.host ?? `localhost:${config.port}`}`,
-          userAgent: request.headers['user-agent'],
-          token:
-            bearer(wsCtx.connectionParams?.authorization) ?? bearer(wsCtx.connectionParams?.Authorization),
-          services,
-          logger: logger.child({ requestId }),
-        };
+        const token = bearer(params?.authorization) ?? bearer(params?.Authorization);
+        return contextOf(request, requestId, token, logger.child({ requestId }));
       },
-    },
+    }),
     wsServer,
   );
+  // graphql-ws reports socket errors (an oversized message, a broken frame) with console.error;
+  // any client could fill stderr with them, so they go to the JSON log instead.
+  wsServer.on('connection', (socket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (err) => {
+      logger.warn({ err: err.message }, 'WebSocket connection error');
+      if (socket.readyState === socket.OPEN) socket.close(1011, 'Internal server error');
+    });
+  });
 
-  const protection = armor(production);
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
-    introspection: !production,
+    // Introspection is refused in production by protections.validationRules, on both transports.
+    introspection: true,
     csrfPrevention: true,
     // Shutdown is ours (src/main.ts): drain, then close the database, then exit.
     stopOnTerminationSignals: false,
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
-    validationRules: protection.validationRules,
-    formatError,
+    parseOptions: protections.parseOptions,
+    validationRules: protections.validationRules,
+    formatError: protections.formatError,
     plugins: [
-      ...protection.plugins,
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       ApolloServerPluginLandingPageDisabled(),
       {
@@ -128,7 +137,7 @@ export async function createHttpServer(services: Services, logger: Logger): Prom
         res.status(503).json({ status: 'unavailable', reason: 'database migrations are pending' });
         return;
       }
-      res.json({ status: 'ready' });
+      res.json({ status: 'ready', sandbox: info.sandbox });
     } catch {
       res.status(503).json({ status: 'unavailable', reason: 'database unreachable' });
     }
@@ -169,15 +178,7 @@ export async function createHttpServer(services: Services, logger: Logger): Prom
       context: async ({ req }: { req: Request }): Promise<GraphQLContext> => {
         const scope = requestScope.getStore();
         const requestId = scope?.requestId ?? randomUUID();
-        return {
-          requestId,
-          sourceIp: clientAddress(req.ip ?? req.socket.remoteAddress),
-          origin: `${req.protocol}://${req.get('host') ?? `localhost:${config.port}`}`,
-          userAgent: req.header('user-agent'),
-          token: bearer(req.header('authorization')),
-          services,
-          logger: scope?.logger ?? logger,
-        };
+        return contextOf(req, requestId, bearer(req.header('authorization')), scope?.logger ?? logger);
       },
     }),
   );
