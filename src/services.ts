@@ -65,6 +65,7 @@ export async function createServices(
   const changes = new IamChanges(db, notifications);
   const identities = new IdentityService(db, changes, new SignInThrottle(dataSource));
   const policies = new PolicyService(db, changes, identities);
+  const iamNames = iamNamesOf(db, identities, policies);
   const authorizer = new Authorizer(policies, changes);
   const tokens = await TokenService.create({
     dataSource,
@@ -99,8 +100,8 @@ export async function createServices(
     sessions: new SessionResolver(tokens, identities, changes),
     identities,
     policies,
-    iamNames: iamNamesOf(db, identities, policies),
-    simulator: new PolicySimulator(db, identities, authorizer),
+    iamNames,
+    simulator: new PolicySimulator(db, identities, authorizer, iamNames),
     authorizer,
     tags,
     pipelines: new PipelineService(db, tags, starter, config.region),

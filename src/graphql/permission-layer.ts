@@ -1,6 +1,6 @@
 import type { GraphQLObjectType, GraphQLSchema } from 'graphql';
 import { AccessDeniedError } from '../iam/authorizer';
-import { PLATFORM_ACCOUNT_ID, parseArn } from '../iam/arn';
+import { PLATFORM_ACCOUNT_ID, parseArn, SHARED_ACCOUNT } from '../iam/arn';
 import { UnauthenticatedError } from '../iam/identity/identity.errors';
 import type { Principal } from '../iam/identity/principal';
 import type { RequestContext } from '../iam/policy/account-authorizer';
@@ -85,9 +85,6 @@ async function conditionContext(
   }
   return context;
 }
-
-/** Resources shared by every account: the managed policies (`arn:sluice:iam::sluice:policy/…`). */
-const SHARED_ACCOUNT = 'sluice';
 
 function inCallersAccount(principal: Principal, resource: string): boolean {
   const account = parseArn(resource)?.account;

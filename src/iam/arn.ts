@@ -2,6 +2,8 @@
 
 export const PLATFORM_ACCOUNT_ID = '000000000000';
 export const PLATFORM_ADMIN_USER = 'admin';
+/** The account part of resources every account shares: the managed policies. */
+export const SHARED_ACCOUNT = 'sluice';
 
 export const arn = {
   root: (account: string): string => `arn:sluice:iam::${account}:root`,

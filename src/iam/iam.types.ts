@@ -184,6 +184,12 @@ export class EvaluationResultType {
 
   @Field(() => [MatchedStatementType])
   matchedStatements: MatchedStatementType[];
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Why the decision needed no policy, e.g. a resource in another account',
+  })
+  reason?: string | null;
 }
 
 @InputType()

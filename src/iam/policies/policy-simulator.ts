@@ -1,10 +1,11 @@
 import { BadInputError, LimitExceededError, NotFoundError } from '../../platform/errors';
-import { arn, parseArn } from '../arn';
+import { arn, parseArn, SHARED_ACCOUNT } from '../arn';
 import type { Authorizer } from '../authorizer';
 import type { IdentityService } from '../identity/identity.service';
 import type { Principal } from '../identity/principal';
 import type { Decision, MatchedStatement, RequestContext } from '../policy/account-authorizer';
 import type { Db } from '../../platform/db/unit-of-work';
+import type { IamNames } from '../iam-names';
 
 const MAX_PAIRS = 1000;
 
@@ -20,6 +21,8 @@ export interface SimulationResult {
   resourceArn: string;
   decision: Decision;
   matchedStatements: MatchedStatement[];
+  /** Why the decision was made without consulting policies (a resource of another account). */
+  reason?: string;
 }
 
 /** simulatePrincipalPolicy: the same evaluation requests get, for a user chosen by ARN. */
@@ -28,6 +31,7 @@ export class PolicySimulator {
     private readonly db: Db,
     private readonly identities: IdentityService,
     private readonly authorizer: Authorizer,
+    private readonly names: IamNames,
   ) {}
 
   async simulate(accountId: string, request: SimulationRequest): Promise<SimulationResult[]> {
@@ -53,9 +57,22 @@ export class PolicySimulator {
     const results: SimulationResult[] = [];
     for (const actionName of request.actionNames) {
       for (const resourceArn of resources) {
+        const foreign = foreignAccountOf(accountId, resourceArn);
+        if (foreign !== undefined) {
+          // A real request is refused at the account boundary before any policy is read.
+          results.push({
+            actionName,
+            resourceArn,
+            decision: 'IMPLICIT_DENY',
+            matchedStatements: [],
+            reason: `The resource is in account ${foreign}; a principal acts only inside its own account (${accountId})`,
+          });
+          continue;
+        }
         const evaluation = await this.authorizer.evaluate(principal, {
           action: actionName,
-          resource: resourceArn,
+          // As the permission layer does: decided on the entity's canonical ARN.
+          resource: await this.names.canonicalArn(accountId, resourceArn),
           context,
         });
         results.push({ actionName, resourceArn, ...evaluation });
@@ -83,4 +100,10 @@ export class PolicySimulator {
       sessionId: 'simulation',
     };
   }
+}
+
+/** The account of an ARN naming another account's resource, else undefined (`*`, own, shared). */
+function foreignAccountOf(accountId: string, resourceArn: string): string | undefined {
+  const account = parseArn(resourceArn)?.account;
+  return account && account !== accountId && account !== SHARED_ACCOUNT ? account : undefined;
 }

@@ -8,6 +8,7 @@ import {
   renderTemplate,
   resolvePatternTemplate,
   type CompiledPattern,
+  STAR,
   type PatternTemplate,
 } from './iam-match';
 import type { ConditionClause, PolicyVersion } from './policy-document';
@@ -146,15 +147,16 @@ function likeTest(values: readonly string[], variables: boolean): ValueTest {
   };
 }
 
-// ArnLike compares each of the six colon-separated ARN components on its own, so a `*` in the
-// region cannot swallow the account; the last component (the resource) may contain colons.
-interface ArnPattern {
-  whole?: CompiledPattern;
-  parts?: CompiledPattern[];
-}
+// ArnLike/ArnEquals compare each of the six colon-separated ARN components on its own
+// (arn:partition:service:region:account:resource), as IAM documents: a `*` in the region
+// cannot run into the account. Only the last component (the resource) may hold colons. A
+// value that is not an ARN matches nothing; a pattern of fewer than six components matches
+// nothing either, except the bare `*`, which matches every ARN.
+type ArnPattern = { kind: 'any' } | { kind: 'none' } | { kind: 'parts'; parts: CompiledPattern[] };
 
 const COLON = 58;
 const ARN_COMPONENTS = 6;
+const STAR_ONLY = (tokens: Int32Array): boolean => tokens.length > 0 && tokens.every((t) => t === STAR);
 
 function arnPatternOf(compiled: CompiledPattern): ArnPattern {
   const tokens = compiled.tokens;
@@ -162,13 +164,13 @@ function arnPatternOf(compiled: CompiledPattern): ArnPattern {
   for (let i = 0; i < tokens.length && cuts.length < ARN_COMPONENTS - 1; i++) {
     if (tokens[i] === COLON) cuts.push(i);
   }
-  // `*` alone, or a pattern with fewer components: compare the whole string.
-  if (cuts.length < ARN_COMPONENTS - 1) return { whole: compiled };
+  if (cuts.length < ARN_COMPONENTS - 1) return STAR_ONLY(tokens) ? { kind: 'any' } : { kind: 'none' };
   const bounds = [-1, ...cuts, tokens.length];
   const parts = bounds.slice(1).map((end, i) => compileTokens(tokens.subarray(bounds[i] + 1, end), false));
-  return { parts };
+  return { kind: 'parts', parts };
 }
 
+/** The six components of an ARN, or undefined for text that is not one. */
 function arnComponents(value: string): string[] | undefined {
   const parts: string[] = [];
   let start = 0;
@@ -179,14 +181,14 @@ function arnComponents(value: string): string[] | undefined {
     start = colon + 1;
   }
   parts.push(value.slice(start));
-  return parts;
+  return parts[0] === 'arn' ? parts : undefined;
 }
 
 function arnMatches(pattern: ArnPattern, value: string): boolean {
-  if (pattern.whole) return matchesCompiled(pattern.whole, value);
   const components = arnComponents(value);
-  const parts = pattern.parts ?? [];
-  return components !== undefined && parts.every((part, i) => matchesCompiled(part, components[i]));
+  if (!components || pattern.kind === 'none') return false;
+  if (pattern.kind === 'any') return true;
+  return pattern.parts.every((part, i) => matchesCompiled(part, components[i]));
 }
 
 function arnLikeTest(values: readonly string[], variables: boolean): ValueTest {
@@ -230,16 +232,42 @@ function comparator(spec: OperatorSpec): (actual: number, bound: number) => bool
   }
 }
 
+/**
+ * IpAddress/NotIpAddress. An address is inside a block only of its own family: Node's BlockList
+ * would match 8.8.8.8 against `::/0` through the IPv4-mapped form, so a
+ * `NotIpAddress ["10.0.0.0/8", "::/0"]` Deny would never apply to IPv4 callers. IPv4 blocks
+ * go into one list, IPv6 blocks into another, and each address is checked against its own.
+ * An IPv4-mapped IPv6 request address (`::ffff:a.b.c.d`, how a dual-stack socket reports an
+ * IPv4 client) is read as the IPv4 address it carries, as AWS reports IPv4 clients.
+ */
 function ipTest(values: readonly string[]): ValueTest {
-  const ranges = new BlockList();
+  const v4 = new BlockList();
+  const v6 = new BlockList();
+  let hasV4 = false;
+  let hasV6 = false;
   for (const value of values) {
     const range = parseIpRange(value);
-    if (range) ranges.addSubnet(range.address, range.prefix, range.family);
+    if (!range) continue;
+    if (range.family === 'ipv4') {
+      v4.addSubnet(range.address, range.prefix, 'ipv4');
+      hasV4 = true;
+    } else {
+      v6.addSubnet(range.address, range.prefix, 'ipv6');
+      hasV6 = true;
+    }
   }
   return (value) => {
-    const address = value.trim();
+    const address = unmapIpv4(value.trim());
     const version = isIP(address);
-    // BlockList also matches an IPv4 range against the IPv4-mapped IPv6 form (::ffff:a.b.c.d).
-    return version !== 0 && ranges.check(address, version === 4 ? 'ipv4' : 'ipv6');
+    if (version === 4) return hasV4 && v4.check(address, 'ipv4');
+    return version === 6 && hasV6 && v6.check(address, 'ipv6');
   };
+}
+
+const IPV4_MAPPED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
+
+/** `::ffff:a.b.c.d` → `a.b.c.d`; any other text unchanged. */
+export function unmapIpv4(address: string): string {
+  const mapped = IPV4_MAPPED.exec(address);
+  return mapped && isIP(mapped[1]) === 4 ? mapped[1] : address;
 }

@@ -12,7 +12,7 @@ export interface IamMatchOptions {
   caseInsensitive: boolean;
 }
 
-const STAR = -1;
+export const STAR = -1;
 const ONE = -2;
 
 export interface CompiledPattern {

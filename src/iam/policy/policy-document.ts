@@ -109,7 +109,8 @@ class DocumentReader {
     }
     this.unknownKeys(raw, DOCUMENT_KEYS, '');
 
-    let version: PolicyVersion = '2012-10-17';
+    // As IAM: a document without Version follows 2008-10-17, where `${…}` is literal text.
+    let version: PolicyVersion = '2008-10-17';
     if (raw.Version !== undefined) {
       const found = VERSIONS.find((v) => v === raw.Version);
       if (found) version = found;

@@ -134,6 +134,35 @@ describe('AccountAuthorizer: actions and resources', () => {
     expectDecision(authz, 'user:alice', 'codepipeline:GetPipeline', PIPELINE, {}, 'IMPLICIT_DENY');
   });
 
+  it('a document without Version follows 2008-10-17: ${aws:username} is literal text', async () => {
+    const literal = 'arn:sluice:codepipeline:local:123456789012:${aws:username}';
+    const context = { 'aws:username': 'alice' };
+    const unversioned = await build(
+      [policy('NoVersion', { Statement: [allow('codepipeline:GetPipeline', literal)] })],
+      [{ member: 'user:alice', of: policyArn('NoVersion') }],
+    );
+    const alicePipeline = `${PIPELINE.slice(0, -6)}alice`;
+    expectDecision(
+      unversioned,
+      'user:alice',
+      'codepipeline:GetPipeline',
+      alicePipeline,
+      context,
+      'IMPLICIT_DENY',
+    );
+    expectDecision(unversioned, 'user:alice', 'codepipeline:GetPipeline', literal, context, 'ALLOWED');
+    const versioned = await build(
+      [
+        policy('Versioned', {
+          Version: '2012-10-17',
+          Statement: [allow('codepipeline:GetPipeline', literal)],
+        }),
+      ],
+      [{ member: 'user:alice', of: policyArn('Versioned') }],
+    );
+    expectDecision(versioned, 'user:alice', 'codepipeline:GetPipeline', alicePipeline, context, 'ALLOWED');
+  });
+
   it('treats ${…} as plain text in a 2008-10-17 document', async () => {
     const literal = 'arn:sluice:codepipeline:local:123456789012:${aws:username}';
     const authz = await build(

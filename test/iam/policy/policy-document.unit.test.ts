@@ -23,9 +23,9 @@ function problemsOf(input: unknown, options?: ParsePolicyOptions): Problem[] {
 }
 
 describe('parsePolicyDocument: accepted documents', () => {
-  it('normalizes a minimal document, defaulting the version', () => {
+  it('normalizes a minimal document; without Version it is 2008-10-17, as in IAM', () => {
     expect(parsePolicyDocument({ Statement: ok })).toEqual({
-      version: '2012-10-17',
+      version: '2008-10-17',
       statements: [
         { effect: 'Allow', actions: ['codepipeline:GetPipeline'], resources: ['*'], conditions: [] },
       ],
