@@ -10,6 +10,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { clientAddress, clientOrigin } from './graphql/client-address';
 import type { GraphQLContext } from './graphql/context';
+import { graphqlOverHttpStatus } from './graphql/http-status';
 import { graphqlProtections } from './graphql/protections';
 import { createSchema } from './graphql/schema';
 import { webSocketTransport } from './graphql/websocket-transport';
@@ -104,6 +105,7 @@ export async function createHttpServer(
     validationRules: protections.validationRules,
     formatError: protections.formatError,
     plugins: [
+      graphqlOverHttpStatus(),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       ApolloServerPluginLandingPageDisabled(),
       {
@@ -173,6 +175,20 @@ export async function createHttpServer(
 
   app.use(
     '/graphql',
+    // GraphQL over HTTP: a POST body is application/json, anything else is refused unread (415),
+    // which also keeps form posts from other sites (CSRF) away from the resolvers.
+    (req: Request, res: express.Response, next: express.NextFunction) => {
+      const type = req.header('content-type')?.split(';')[0].trim().toLowerCase();
+      if (req.method !== 'POST' || type === 'application/json') return next();
+      res.status(415).json({
+        errors: [
+          {
+            message: 'POST requests to /graphql must have content-type application/json',
+            extensions: { code: 'BAD_REQUEST' },
+          },
+        ],
+      });
+    },
     express.json({ limit: config.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }: { req: Request }): Promise<GraphQLContext> => {
