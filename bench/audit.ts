@@ -63,6 +63,9 @@ async function fill(databaseUrl: string, accountId: string, count: number): Prom
   try {
     // Hold the account's chain head: requests still in flight keep appending meanwhile.
     await db.query('BEGIN');
+    // Synthetic rows go in behind the triggers (the chain head may only move one event at a
+    // time, through audit_append); the bench connects as the embedded superuser.
+    await db.query('SET LOCAL session_replication_role = replica');
     const [{ last }] = (
       await db.query('SELECT last_seq AS last FROM audit_chain_heads WHERE account_id = $1 FOR UPDATE', [
         accountId,

@@ -2,6 +2,7 @@ import { Foundation1764100000000 } from './1764100000000-foundation';
 import { AuditTrail1764200000000 } from './1764200000000-audit-trail';
 import { Executions1764300000000 } from './1764300000000-executions';
 import { IamCanonicalNames1764400000000 } from './1764400000000-iam-canonical-names';
+import { AuditOwner1764500000000 } from './1764500000000-audit-owner';
 
 /** Listed explicitly: TypeORM's glob loader cannot load .ts under vitest (STACK.md gotcha 3). */
 export const migrations = [
@@ -9,4 +10,5 @@ export const migrations = [
   AuditTrail1764200000000,
   Executions1764300000000,
   IamCanonicalNames1764400000000,
+  AuditOwner1764500000000,
 ];

@@ -15,6 +15,8 @@ export interface Config {
   signingKeyFile: string | undefined;
   /** Token lifetime in seconds (≤ 3600, DESIGN §5). */
   tokenTtlSeconds: number;
+  /** PEM public-key files or folders of them whose keys verify tokens and audit digests (other instances). */
+  trustedKeys: string[];
   /** Proxies of our own in front (0: none): the caller is X-Forwarded-For's entry that many hops from the right. */
   trustProxyHops: number;
   /** Largest accepted HTTP request body. */
@@ -105,6 +107,11 @@ export function loadConfig(env: Env = process.env): Config {
     ),
     signingKeyFile: env.SLUICE_SIGNING_KEY_FILE || undefined,
     tokenTtlSeconds: integer(env, 'SLUICE_TOKEN_TTL_SECONDS', 3600, 60, 3600),
+    trustedKeys: (env.SLUICE_TRUSTED_KEYS ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean)
+      .map((item) => path.resolve(item)),
     trustProxyHops: proxyHops(env),
     maxBodyBytes: integer(env, 'SLUICE_MAX_BODY_BYTES', 1_048_576, 1024, 100 * 1_048_576),
     dbPoolSize: integer(env, 'SLUICE_DB_POOL_SIZE', 20, 2, 500),

@@ -13,6 +13,7 @@ import { AuditRetention } from './audit/audit-retention';
 import { AuditSealer } from './audit/audit-sealer';
 import { AuditValidator } from './audit/audit-validator';
 import { AuditWriter } from './audit/audit-writer';
+import { DigestWatermarks } from './audit/digest-watermarks';
 import type { Config } from './config';
 import { Authorizer } from './iam/authorizer';
 import { IamChanges } from './iam/iam-changes';
@@ -71,6 +72,7 @@ export async function createServices(
     dataSource,
     keyFile: config.signingKeyFile,
     dataDir: config.dataDir,
+    trustedKeys: config.trustedKeys,
     ttlSeconds: config.tokenTtlSeconds,
   });
   const tags = new TagService(db, config.region);
@@ -79,16 +81,22 @@ export async function createServices(
   const jobs = new JobQueue(dataSource, { leaseSeconds: config.jobLeaseSeconds, maxAttempts: 3 });
   const reconciler = new PipelineReconciler(new DeclarationCache(), starter, jobs);
   const audit = new AuditWriter(dataSource, logger);
-  const auditSealer = new AuditSealer(dataSource, tokens, logger, config.auditDigestSeconds);
+  const digestWatermarks = new DigestWatermarks(path.join(config.dataDir, 'audit-digest-watermarks.json'));
+  const auditSealer = new AuditSealer(
+    dataSource,
+    tokens,
+    digestWatermarks,
+    logger,
+    config.auditDigestSeconds,
+  );
   return {
     config,
     audit,
     auditLookup: new AuditLookup(dataSource),
-    auditValidator: new AuditValidator(dataSource, tokens),
+    auditValidator: new AuditValidator(dataSource, tokens, digestWatermarks, config.auditDigestSeconds),
     auditSealer,
     auditRetention: new AuditRetention(
       dataSource,
-      audit,
       auditSealer,
       logger,
       config.auditRetentionDays,

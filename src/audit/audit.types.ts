@@ -86,6 +86,24 @@ export class AuditEventType {
   cloudTrailEvent: unknown;
 }
 
+@ObjectType('AuditFinding', { description: 'One reason a trail does not validate' })
+export class AuditFindingType {
+  @Field(() => String, {
+    description:
+      'DIGEST_INVALID, DIGEST_UNTRUSTED_KEY, DIGESTS_REMOVED, EVENT_MISSING, EVENT_ALTERED, EVENT_UNSEALED, START_MISSING or END_MISMATCH',
+  })
+  reason: string;
+
+  @Field(() => String)
+  message: string;
+
+  @Field(() => ID, { nullable: true, description: 'The first event concerned, when it still exists' })
+  eventId: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'The digest concerned, for digest findings' })
+  digestSeq: number | null;
+}
+
 @ObjectType('AuditValidation')
 export class AuditValidationType {
   @Field(() => Boolean)
@@ -96,6 +114,11 @@ export class AuditValidationType {
 
   @Field(() => ID, { nullable: true })
   firstBrokenEventId: string | null;
+
+  @Field(() => [AuditFindingType], {
+    description: 'Every reason the trail is not valid, in chain order; empty when valid',
+  })
+  findings: AuditFindingType[];
 }
 
 @InputType()

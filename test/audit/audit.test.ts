@@ -75,7 +75,8 @@ async function tamper(sql: string, params: unknown[] = []): Promise<void> {
 }
 
 beforeAll(async () => {
-  server = await startTestServer();
+  // The rollback test's pipeline names a local repository; it is never fetched.
+  server = await startTestServer({ SLUICE_GIT_LOCAL_ROOTS: '/srv' });
   db = new Client({ connectionString: server.databaseUrl });
   await db.connect();
   account = await newAccount(server, 'audited');
@@ -234,6 +235,100 @@ describe('what is recorded', () => {
     const admin = await platformAdmin(server);
     const [event] = await events(admin, { errorCode: 'UNAUTHENTICATED', eventName: 'ListPipelines' });
     expect(event).toMatchObject({ userIdentity: { type: 'Unknown' }, recipientAccountId: '000000000000' });
+  });
+});
+
+describe('redaction', () => {
+  const HIDDEN = 'HIDDEN_DUE_TO_SECURITY_REASONS';
+  const stages = (repositoryUrl: string, sourceExtra: Record<string, string> = {}): unknown[] => [
+    {
+      name: 'Source',
+      actions: [
+        {
+          name: 'S',
+          actionTypeId: { category: 'Source', owner: 'Sluice', provider: 'Git', version: '1' },
+          configuration: { RepositoryUrl: repositoryUrl, BranchName: 'main', ...sourceExtra },
+          outputArtifacts: [{ name: 'Out' }],
+        },
+      ],
+    },
+    {
+      name: 'Build',
+      actions: [
+        {
+          name: 'B',
+          actionTypeId: { category: 'Build', owner: 'Sluice', provider: 'Shell', version: '1' },
+          configuration: { Commands: 'true' },
+          inputArtifacts: [{ name: 'Out' }],
+        },
+      ],
+    },
+  ];
+  const CREATE = `mutation($p: PipelineDeclarationInput!) { createPipeline(pipeline: $p) { name } }`;
+
+  it('hides credentials inside URLs and secret-named variables, keeping the rest', async () => {
+    // Port 9 on loopback refuses at once: the execution this starts fails without the network.
+    await account.root.ok(CREATE, {
+      p: {
+        name: 'redacted-pipe',
+        variables: [
+          { name: 'DB_PASSWORD', defaultValue: 'variable-secret-1' },
+          { name: 'REGION', defaultValue: 'eu-west-1' },
+        ],
+        stages: stages('https://alice:url-secret-2@127.0.0.1:9/team/app.git'),
+      },
+    });
+    const [event] = await events(account.root, { eventName: 'CreatePipeline', errorCode: null });
+    const pipeline = event.requestParameters?.pipeline as {
+      variables: { name: string; defaultValue: string }[];
+      stages: { actions: { configuration: Record<string, string> }[] }[];
+    };
+    expect(pipeline.stages[0].actions[0].configuration).toEqual({
+      RepositoryUrl: `https://${HIDDEN}@127.0.0.1:9/team/app.git`,
+      BranchName: 'main',
+    });
+    expect(pipeline.variables).toEqual([
+      { name: 'DB_PASSWORD', defaultValue: HIDDEN },
+      { name: 'REGION', defaultValue: 'eu-west-1' },
+    ]);
+  });
+
+  it('hides values of keys named like secrets at any depth, in any spelling, configuration included', async () => {
+    await account.root.fails(
+      CREATE,
+      {
+        p: {
+          name: 'redacted-pipe-2',
+          stages: stages('ssh://url-secret-3@127.0.0.1:9/app.git', {
+            GitHubToken: 'config-secret-4',
+            api_key: 'config-secret-5',
+            'Private-Key': 'config-secret-6',
+            AUTHORIZATION: 'config-secret-7',
+            ClientCredentials: 'config-secret-8',
+            Note: 'see https://bob:url-secret-9@example.invalid/x and https://example.invalid/y',
+          }),
+        },
+      },
+      'BAD_USER_INPUT',
+    );
+    const [event] = await events(account.root, { eventName: 'CreatePipeline', errorCode: 'BAD_USER_INPUT' });
+    const pipeline = event.requestParameters?.pipeline as {
+      stages: { actions: { configuration: Record<string, string> }[] }[];
+    };
+    expect(pipeline.stages[0].actions[0].configuration).toEqual({
+      RepositoryUrl: `ssh://${HIDDEN}@127.0.0.1:9/app.git`,
+      BranchName: 'main',
+      GitHubToken: HIDDEN,
+      api_key: HIDDEN,
+      'Private-Key': HIDDEN,
+      AUTHORIZATION: HIDDEN,
+      ClientCredentials: HIDDEN,
+      Note: `see https://${HIDDEN}@example.invalid/x and https://example.invalid/y`,
+    });
+    // Nowhere in the trail, in parameters, responses or the stored records.
+    const dump = await db.query(`SELECT string_agg(event::text, ' ') AS all FROM audit_events`);
+    for (let i = 1; i <= 9; i++)
+      expect(dump.rows[0].all).not.toMatch(new RegExp(`(url|variable|config)-secret-${i}`));
   });
 });
 
@@ -472,6 +567,105 @@ describe('append-only and tamper-evident', () => {
       rows[0].created_at,
     ]);
     expect((await validate()).valid).toBe(true);
+  });
+});
+
+describe('only the owner role’s functions change the trail', () => {
+  it('the old session setting no longer lets a DELETE through', async () => {
+    await db.query('BEGIN');
+    try {
+      await db.query(`SET LOCAL sluice.audit_prune = 'on'`);
+      await expect(
+        db.query(`DELETE FROM audit_events WHERE account_id = $1`, [account.accountId]),
+      ).rejects.toThrow(/append-only/);
+    } finally {
+      await db.query('ROLLBACK');
+    }
+  });
+
+  it('audit_chain_heads is guarded like the events: no rewind, no jump, no delete, no truncate', async () => {
+    const { rows } = await db.query(`SELECT * FROM audit_chain_heads WHERE account_id = $1`, [
+      account.accountId,
+    ]);
+    const head = rows[0];
+    await expect(
+      db.query(`UPDATE audit_chain_heads SET last_seq = last_seq - 1 WHERE account_id = $1`, [
+        account.accountId,
+      ]),
+    ).rejects.toThrow(/through audit_append/);
+    // Even one step forward, from its own hash, is refused outside audit_append.
+    await expect(
+      db.query(
+        `UPDATE audit_chain_heads SET last_seq = last_seq + 1, prev_hash = last_hash, last_hash = repeat('a', 64) WHERE account_id = $1`,
+        [account.accountId],
+      ),
+    ).rejects.toThrow(/through audit_append/);
+    await expect(
+      db.query(`DELETE FROM audit_chain_heads WHERE account_id = $1`, [account.accountId]),
+    ).rejects.toThrow(/through audit_append/);
+    await expect(db.query(`TRUNCATE audit_chain_heads`)).rejects.toThrow(/append-only/);
+    await expect(
+      db.query(
+        `INSERT INTO audit_chain_heads (account_id, last_seq, last_hash) VALUES ('999999999999', 5, $1)`,
+        ['b'.repeat(64)],
+      ),
+    ).rejects.toThrow(/through audit_append/);
+    const after = await db.query(`SELECT * FROM audit_chain_heads WHERE account_id = $1`, [
+      account.accountId,
+    ]);
+    expect(after.rows[0]).toEqual(head);
+    expect((await validate()).valid).toBe(true);
+  });
+
+  it('a least-privilege application role reads the trail, and prunes it only through audit_prune', async () => {
+    const pruned = await newAccount(server, 'pruned');
+    await pruned.root.ok(`mutation { createGroup(groupName: "g1") { groupName } }`);
+    await server.app.services.auditSealer.seal();
+    const role = `sluice_app_${Math.random().toString(36).slice(2, 10)}`;
+    // The production setup of docs/audit.md: a role that owns nothing and is granted this much.
+    await db.query(`CREATE ROLE ${role} LOGIN PASSWORD 'app-role-password'`);
+    await db.query(
+      `GRANT SELECT ON audit_events, audit_event_resources, audit_chain_heads, audit_digests TO ${role}`,
+    );
+    await db.query(`GRANT INSERT ON audit_digests TO ${role}`);
+    await db.query(
+      `GRANT EXECUTE ON FUNCTION audit_append(text[], uuid[], timestamptz[], text[], boolean[], text[], text[], json[], text[], integer[], text[]), audit_prune(text, timestamptz, integer, text) TO ${role}`,
+    );
+    const url = new URL(server.databaseUrl);
+    url.username = role;
+    url.password = 'app-role-password';
+    const app = new Client({ connectionString: url.toString() });
+    await app.connect();
+    try {
+      const refused = [
+        `DELETE FROM audit_events WHERE account_id = '${pruned.accountId}'`,
+        `UPDATE audit_events SET event_name = 'x' WHERE account_id = '${pruned.accountId}'`,
+        `INSERT INTO audit_event_resources VALUES ('${pruned.accountId}', 'arn:x', 1)`,
+        `UPDATE audit_chain_heads SET last_seq = 1 WHERE account_id = '${pruned.accountId}'`,
+        `ALTER TABLE audit_events DISABLE TRIGGER ALL`,
+        `SET session_replication_role = replica`,
+        `SET ROLE sluice_audit_owner`,
+      ];
+      for (const sql of refused) {
+        await expect(app.query(sql), sql).rejects.toThrow(/permission denied|must be owner/);
+      }
+      const { rows } = await app.query(
+        `SELECT * FROM audit_prune($1, now() + interval '1 day', 0, 'local')`,
+        [pruned.accountId],
+      );
+      expect(Number(rows[0].removed_events)).toBeGreaterThan(0);
+      const [prune] = await events(pruned.root, { eventName: 'PruneAuditEvents' });
+      expect(prune.requestParameters).toMatchObject({
+        retentionDays: 0,
+        throughSeq: Number(rows[0].through_seq),
+      });
+      expect(prune.userIdentity).toMatchObject({ type: 'AWSService' });
+      expect((await validate(pruned.accountId)).valid).toBe(true);
+    } finally {
+      await app.end();
+      await db.query(`DROP OWNED BY ${role}`);
+      await db.query(`DROP ROLE ${role}`);
+    }
   });
 });
 

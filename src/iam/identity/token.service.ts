@@ -15,6 +15,8 @@ import type { Principal, PrincipalType } from './principal';
 
 const ALGORITHM = 'ES256';
 const ISSUER = 'sluice';
+/** Trusted-key files are read again for an unknown key id at most this often. */
+const RESCAN_MS = 1_000;
 
 export interface IssuedToken {
   accessToken: string;
@@ -33,18 +35,32 @@ interface Claims {
 
 export class InvalidTokenError extends Error {}
 
+/** A key's id: derived from the key itself, so a token or digest cannot claim another key's id. */
+export function keyId(publicKey: KeyObject): string {
+  const der = publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(der).digest('base64url').slice(0, 16);
+}
+
 /**
  * Signs and verifies session tokens: JWT, ES256 with a `kid`, algorithm pinned on verify,
- * `exp` ≤ 1 h (DESIGN §5). The private key stays in the data folder (or a configured file);
- * public keys are published in `signing_keys` so every instance verifies every instance's tokens.
+ * `exp` ≤ 1 h (DESIGN §5). Also signs audit digests and artifact links.
+ *
+ * Trust comes only from files: this instance's own key (the data folder, or
+ * SLUICE_SIGNING_KEY_FILE), the public keys in `<data dir>/trusted-keys/`, and those named by
+ * SLUICE_TRUSTED_KEYS (the other instances of a multi-instance install). The public key is also
+ * published in `signing_keys` for operators to copy, but that table is never read for trust:
+ * whoever can write to the database could otherwise add a key of their own and forge tokens
+ * and audit digests.
  */
 export class TokenService {
-  private readonly publicKeys = new Map<string, KeyObject>();
+  private trusted = new Map<string, KeyObject>();
+  private scannedAt = 0;
 
   private constructor(
-    private readonly dataSource: DataSource,
     private readonly privateKeyPem: string,
+    private readonly ownKey: KeyObject,
     private readonly kid: string,
+    private readonly trustedPaths: string[],
     private readonly ttlSeconds: number,
   ) {}
 
@@ -52,6 +68,8 @@ export class TokenService {
     dataSource: DataSource;
     keyFile: string | undefined;
     dataDir: string;
+    /** Files of PEM public keys, or folders of `*.pem` files (SLUICE_TRUSTED_KEYS). */
+    trustedKeys?: string[];
     ttlSeconds: number;
   }): Promise<TokenService> {
     const file = options.keyFile ?? path.join(options.dataDir, 'signing-key.pem');
@@ -63,15 +81,23 @@ export class TokenService {
     }
     const privateKeyPem = fs.readFileSync(file, 'utf8');
     const publicKey = createPublicKey(privateKeyPem);
-    const der = publicKey.export({ type: 'spki', format: 'der' });
-    const kid = createHash('sha256').update(der).digest('base64url').slice(0, 16);
+    const kid = keyId(publicKey);
+    const trustedPaths = [path.join(options.dataDir, 'trusted-keys'), ...(options.trustedKeys ?? [])];
+    const service = new TokenService(privateKeyPem, publicKey, kid, trustedPaths, options.ttlSeconds);
+    // Refuse to start on a configured path that is missing or holds no usable key: an
+    // instance that silently trusts fewer keys than intended rejects its peers' tokens.
+    service.trusted = readTrustedKeys(trustedPaths, { strict: true }, publicKey);
+    service.scannedAt = Date.now();
     await options.dataSource.query(
       `INSERT INTO signing_keys (kid, algorithm, public_key_pem) VALUES ($1, $2, $3) ON CONFLICT (kid) DO NOTHING`,
       [kid, ALGORITHM, publicKey.export({ type: 'spki', format: 'pem' })],
     );
-    const service = new TokenService(options.dataSource, privateKeyPem, kid, options.ttlSeconds);
-    service.publicKeys.set(kid, publicKey);
     return service;
+  }
+
+  /** This instance's key id. */
+  get keyId(): string {
+    return this.kid;
   }
 
   issue(principal: Omit<Principal, 'sessionId'>): IssuedToken {
@@ -100,8 +126,8 @@ export class TokenService {
     const decoded = jwt.decode(token, { complete: true });
     const kid = decoded?.header.kid;
     if (!kid) throw new InvalidTokenError('token has no key id');
-    const key = await this.publicKey(kid);
-    if (!key) throw new InvalidTokenError('token signed by an unknown key');
+    const key = this.trustedKey(kid);
+    if (!key) throw new InvalidTokenError('token signed by a key this server does not trust');
     let claims: Claims & { exp: number };
     try {
       claims = jwt.verify(token, key, {
@@ -125,7 +151,7 @@ export class TokenService {
     };
   }
 
-  /** Signs arbitrary data with the server key (audit digests); verifiable by any instance. */
+  /** Signs arbitrary data with the server key (audit digests); verifiable by any instance that trusts it. */
   signDetached(data: string): { kid: string; signature: string } {
     return {
       kid: this.kid,
@@ -133,8 +159,13 @@ export class TokenService {
     };
   }
 
+  /** Whether `kid` names a key this instance trusts (its own or a configured one). */
+  trusts(kid: string): boolean {
+    return this.trustedKey(kid) !== undefined;
+  }
+
   async verifyDetached(kid: string, data: string, signature: string): Promise<boolean> {
-    const key = await this.publicKey(kid);
+    const key = this.trustedKey(kid);
     if (!key) return false;
     try {
       return verify('sha256', Buffer.from(data), key, Buffer.from(signature, 'base64'));
@@ -143,16 +174,79 @@ export class TokenService {
     }
   }
 
-  private async publicKey(kid: string): Promise<KeyObject | undefined> {
-    const known = this.publicKeys.get(kid);
-    if (known) return known;
-    const rows: { public_key_pem: string }[] = await this.dataSource.query(
-      'SELECT public_key_pem FROM signing_keys WHERE kid = $1 AND algorithm = $2',
-      [kid, ALGORITHM],
-    );
-    if (!rows.length) return undefined;
-    const key = createPublicKey(rows[0].public_key_pem);
-    this.publicKeys.set(kid, key);
-    return key;
+  private trustedKey(kid: string): KeyObject | undefined {
+    const known = this.trusted.get(kid);
+    if (known || Date.now() - this.scannedAt < RESCAN_MS) return known;
+    // An instance added later: its key may have been dropped into a trusted folder since the
+    // last read. Read again, at most once per RESCAN_MS however many unknown ids arrive.
+    this.scannedAt = Date.now();
+    this.trusted = readTrustedKeys(this.trustedPaths, { strict: false }, this.ownKey);
+    return this.trusted.get(kid);
   }
+}
+
+const PEM_BLOCK = /-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----/g;
+
+/**
+ * The public keys in `paths`: each a PEM file (one or more PUBLIC KEY blocks) or a folder whose
+ * `*.pem` files are read. Only ES256 (P-256) public keys are accepted; a private key is refused,
+ * so no one is led to copy private keys between machines. `strict` (start-up) throws on a
+ * configured path that is missing or holds nothing usable; later re-reads skip what fails.
+ * The first path (`<data dir>/trusted-keys`) may be absent.
+ */
+function readTrustedKeys(
+  paths: string[],
+  options: { strict: boolean },
+  ownKey: KeyObject,
+): Map<string, KeyObject> {
+  const keys = new Map<string, KeyObject>([[keyId(ownKey), ownKey]]);
+  const fail = (message: string): void => {
+    if (options.strict) throw new Error(`SLUICE_TRUSTED_KEYS: ${message}`);
+  };
+  paths.forEach((entry, index) => {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(entry);
+    } catch {
+      if (index > 0) fail(`${entry} does not exist`);
+      return;
+    }
+    const files = stat.isDirectory()
+      ? fs
+          .readdirSync(entry)
+          .filter((name) => name.endsWith('.pem'))
+          .sort()
+          .map((name) => path.join(entry, name))
+      : [entry];
+    for (const file of files) {
+      let text: string;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch (err) {
+        fail(`${file} cannot be read: ${(err as Error).message}`);
+        continue;
+      }
+      const blocks = [...text.matchAll(PEM_BLOCK)];
+      if (!blocks.length) fail(`${file} holds no PEM block`);
+      for (const [block, label] of blocks) {
+        if (label !== 'PUBLIC KEY') {
+          fail(`${file} holds a ${label}; give only PUBLIC KEY blocks (openssl pkey -pubout)`);
+          continue;
+        }
+        let key: KeyObject;
+        try {
+          key = createPublicKey(block);
+        } catch (err) {
+          fail(`${file} holds a key that cannot be read: ${(err as Error).message}`);
+          continue;
+        }
+        if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+          fail(`${file} holds a key that is not an ES256 (EC P-256) key`);
+          continue;
+        }
+        keys.set(keyId(key), key);
+      }
+    }
+  });
+  return keys;
 }
