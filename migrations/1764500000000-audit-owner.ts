@@ -40,6 +40,9 @@ export class AuditOwner1764500000000 implements MigrationInterface {
           EXECUTE format('GRANT sluice_audit_owner TO %I', current_user);
         END IF;
       END $$;
+      -- The owner reaches its tables through the schema; a new owner needs CREATE on it (for
+      -- the hand-over only, revoked below).
+      GRANT USAGE, CREATE ON SCHEMA ${quoteIdent(schema)} TO sluice_audit_owner;
 
       -- Digests arrive in time order: lets each sealer read cheaply which digests appeared
       -- since it last looked (src/audit/digest-watermarks.ts).
@@ -153,6 +156,7 @@ export class AuditOwner1764500000000 implements MigrationInterface {
       ALTER TABLE audit_digests OWNER TO sluice_audit_owner;
       GRANT SELECT ON ${AUDIT_TABLES} TO CURRENT_USER;
       GRANT INSERT ON audit_digests TO CURRENT_USER;
+      REVOKE CREATE ON SCHEMA ${quoteIdent(schema)} FROM sluice_audit_owner;
 
       DO $$
       BEGIN

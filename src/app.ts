@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config';
@@ -34,17 +33,6 @@ function announceAdminPassword(config: Config, password: string, generated: bool
   );
 }
 
-/** The key Invoke/Webhook signs with: SLUICE_WEBHOOK_SECRET, or one generated into the data folder. */
-function webhookSecret(config: Config): string {
-  if (config.webhookSecret) return config.webhookSecret;
-  const file = path.join(config.dataDir, 'webhook-secret');
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(config.dataDir, { recursive: true });
-    fs.writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
-  }
-  return fs.readFileSync(file, 'utf8').trim();
-}
-
 export interface AppOptions {
   /** Run built-in actions in this process (`sluice serve`); off with --no-worker. */
   embeddedWorker: boolean;
@@ -76,7 +64,10 @@ export async function startApp(
         ? new EmbeddedWorker({
             queue: services.jobs,
             providers: createBuiltInProviders({
-              webhookSecret: webhookSecret(config),
+              webhookSecrets: services.webhookSecrets,
+              webhookAllowHosts: config.webhookAllowHosts,
+              deployRoots: services.deployRoots,
+              gitLocalRoots: services.gitLocalRoots,
               gitCacheDir: path.join(config.dataDir, 'cache', 'git'),
             }),
             artifacts: services.artifacts,

@@ -5,7 +5,10 @@ import { ArtifactStore } from './artifacts/artifact-store';
 import { DeclarationCache } from './engine/declaration-cache';
 import { Engine } from './engine/engine';
 import { ExecutionStarter } from './engine/execution-starter';
+import { PipelineAuthorPermission } from './engine/invoke-permission';
 import { PipelineReconciler } from './engine/pipeline-reconciler';
+import { TenantRoots } from './engine/providers/tenant-roots';
+import { loadWebhookServerKey, WebhookSecrets } from './engine/providers/webhook-secrets';
 import { ExecutionService } from './executions/execution.service';
 import { JobQueue } from './jobs/job-queue';
 import { AuditLookup } from './audit/audit-lookup';
@@ -54,6 +57,11 @@ export interface Services {
   engine: Engine;
   artifacts: ArtifactStore;
   artifactLinks: ArtifactLinks;
+  /** Where each account's Deploy/Directory and Source/Git actions may touch the server's disk. */
+  deployRoots: TenantRoots;
+  gitLocalRoots: TenantRoots;
+  /** Each account's Invoke/Webhook signing secret. */
+  webhookSecrets: WebhookSecrets;
 }
 
 export async function createServices(
@@ -79,7 +87,15 @@ export async function createServices(
   const starter = new ExecutionStarter();
   const artifacts = new ArtifactStore(path.join(config.dataDir, 'artifacts'));
   const jobs = new JobQueue(dataSource, { leaseSeconds: config.jobLeaseSeconds, maxAttempts: 3 });
-  const reconciler = new PipelineReconciler(new DeclarationCache(), starter, jobs);
+  const invokePermission = new PipelineAuthorPermission(
+    authorizer,
+    identities,
+    config.region,
+    (account, resource) => tags.tagMap(account, resource),
+  );
+  const reconciler = new PipelineReconciler(new DeclarationCache(), starter, jobs, invokePermission);
+  const deployRoots = new TenantRoots(config.deployRoots);
+  const gitLocalRoots = new TenantRoots(config.gitLocalRoots);
   const audit = new AuditWriter(dataSource, logger);
   const digestWatermarks = new DigestWatermarks(path.join(config.dataDir, 'audit-digest-watermarks.json'));
   const auditSealer = new AuditSealer(
@@ -112,11 +128,17 @@ export async function createServices(
     simulator: new PolicySimulator(db, identities, authorizer, iamNames),
     authorizer,
     tags,
-    pipelines: new PipelineService(db, tags, starter, config.region),
+    pipelines: new PipelineService(db, tags, starter, config.region, undefined, (accountId) => ({
+      deploy: deployRoots.forAccount(accountId),
+      gitLocal: gitLocalRoots.forAccount(accountId),
+    })),
     executions: new ExecutionService(db, starter),
     jobs,
     engine: new Engine(dataSource, reconciler, jobs, notifications, logger),
     artifacts,
     artifactLinks: new ArtifactLinks(dataSource, tokens, artifacts),
+    deployRoots,
+    gitLocalRoots,
+    webhookSecrets: new WebhookSecrets(loadWebhookServerKey(config.webhookSecret, config.dataDir)),
   };
 }

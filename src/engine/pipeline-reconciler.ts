@@ -9,6 +9,7 @@ import { findActionType } from '../pipelines/declaration/action-types';
 import type { DeclarationCache } from './declaration-cache';
 import { actionTypeKey, notifyJobQueued } from './engine-signals';
 import type { ExecutionStarter } from './execution-starter';
+import type { InvokePermission } from './invoke-permission';
 import type { ActionRow, ExecutionRow, StageRow } from './execution-rows';
 import { nextActions, retryPlan, type ActionStates } from './model/stage-plan';
 import type { ActionExecutionStatus, PipelineExecutionStatus, StageExecutionStatus } from './model/statuses';
@@ -53,6 +54,7 @@ export class PipelineReconciler {
     private readonly declarations: DeclarationCache,
     private readonly starter: ExecutionStarter,
     private readonly jobs: JobCanceller,
+    private readonly invokePermission: InvokePermission,
   ) {}
 
   async reconcile(tx: EntityManager, accountId: string, pipelineName: string): Promise<void> {
@@ -430,6 +432,25 @@ export class PipelineReconciler {
     base: { id: string; stageAttempt: number; configuration: Record<string, string>; timeoutMinutes: number },
     resolved: Record<string, string>,
   ): Promise<void> {
+    const decision = await this.invokePermission.mayStart(
+      tx,
+      e.account_id,
+      e.pipeline_name,
+      resolved.PipelineName,
+    );
+    if (!decision.allowed) {
+      await this.insertAction(tx, e, stageDecl, action, {
+        ...base,
+        status: 'FAILED',
+        resolved,
+        failure: [
+          'PERMISSION_ERROR',
+          `Could not start pipeline ${resolved.PipelineName}: ${decision.reason}`,
+        ],
+      });
+      return;
+    }
+    const targetName = decision.pipelineName;
     try {
       // As validated: a JSON array of {name, value}.
       const variables = resolved.Variables
@@ -437,7 +458,7 @@ export class PipelineReconciler {
         : [];
       const execution = await this.starter.start(tx, {
         accountId: e.account_id,
-        pipelineName: resolved.PipelineName,
+        pipelineName: targetName,
         triggerType: 'START_PIPELINE_EXECUTION',
         triggerDetail: `arn:pipeline-execution:${e.pipeline_name}/${e.id}`,
         variables: variables.map((v) => ({ name: v.name, value: String(v.value) })),
@@ -447,17 +468,14 @@ export class PipelineReconciler {
         status: 'SUCCEEDED',
         resolved,
         outputs: { PipelineExecutionId: execution.id },
-        summary: `Started ${resolved.PipelineName} execution ${execution.id}`,
+        summary: `Started ${targetName} execution ${execution.id}`,
       });
     } catch (err) {
       await this.insertAction(tx, e, stageDecl, action, {
         ...base,
         status: 'FAILED',
         resolved,
-        failure: [
-          'CONFIGURATION_ERROR',
-          `Could not start pipeline ${resolved.PipelineName}: ${(err as Error).message}`,
-        ],
+        failure: ['CONFIGURATION_ERROR', `Could not start pipeline ${targetName}: ${(err as Error).message}`],
       });
     }
   }

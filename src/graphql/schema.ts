@@ -6,6 +6,7 @@ import { IdentityResolver } from '../iam/identity/identity.resolver';
 import { GroupsResolver, UsersResolver } from '../iam/identity/users.resolver';
 import { PoliciesResolver } from '../iam/policies/policies.resolver';
 import { PipelineResolver } from '../pipelines/pipeline.resolver';
+import { WebhookSecretResolver } from '../pipelines/webhook-secret.resolver';
 import { applyOperationLayer } from './operation-layer';
 
 export const resolvers = [
@@ -16,6 +17,7 @@ export const resolvers = [
   PipelineResolver,
   AuditResolver,
   ExecutionResolver,
+  WebhookSecretResolver,
 ] as const;
 
 /** The whole schema, every root field behind its declared permission and audited. */

@@ -5,6 +5,7 @@ import { decodeCursor, pageSize, toConnection, type Connection } from '../platfo
 import { BadInputError, ConflictError, LimitExceededError, NotFoundError } from '../platform/errors';
 import { tagProblems, type Tag, type TagService } from '../tags/tag.service';
 import type { ExecutionStarter } from '../engine/execution-starter';
+import type { AllowedRoots } from './declaration/action-types';
 import type { PipelineDeclaration } from './declaration/declaration';
 import {
   defaultPipelineLimits,
@@ -41,6 +42,8 @@ export class PipelineService {
     private readonly starter: ExecutionStarter,
     private readonly region: string,
     private readonly limits: PipelineServiceLimits = defaultPipelineServiceLimits,
+    /** The folders an account's providers may use, checked at validation (and again when run). */
+    private readonly allowedRoots?: (accountId: string) => AllowedRoots,
   ) {}
 
   async create(principal: Principal, input: unknown, tags: Tag[]): Promise<PipelineView> {
@@ -183,7 +186,11 @@ export class PipelineService {
   }
 
   private validate(input: unknown, accountId: string): PipelineDeclaration {
-    return validateDeclaration(input, { limits: this.limits, accountId });
+    return validateDeclaration(input, {
+      limits: this.limits,
+      accountId,
+      allowedRoots: this.allowedRoots?.(accountId),
+    });
   }
 
   private async saveVersion(

@@ -8,6 +8,7 @@ import {
   type ActionTypeKey,
   ActionFailure,
 } from './provider';
+import { isWithin, type TenantRoots } from './tenant-roots';
 
 /**
  * `Deploy/Sluice/Directory/1`: copies the input to `<TargetDirectory>/releases/<releaseId>`
@@ -21,6 +22,14 @@ import {
  *
  * Release ids are `<UTC yyyymmddThhmmss.SSSZ>-<first 8 of the execution id>`: they sort in
  * deploy order, which is the order pruning relies on.
+ *
+ * Tenancy: the target must lie in one of the account's deploy roots (SLUICE_DEPLOY_ROOTS),
+ * checked on real paths when the action runs (the declaration validator checks the text
+ * earlier), and the provider then works on that real path. `releases` must be a real
+ * folder and `current` a symlink, so nothing inside a deployed release can redirect writes.
+ * Under a root shared by several accounts (one without `<account id>`), the first account to
+ * deploy to a target marks it with `.sluice-account`; other accounts are refused there and
+ * below it.
  */
 
 export const deployDirectoryType: ActionTypeKey = {
@@ -34,21 +43,28 @@ const defaultKeepReleases = 5;
 const releaseIdPattern = /^\d{8}T\d{6}\.\d{3}Z-[^/]+$/;
 
 export interface DeployDirectoryOptions {
+  /** Where each account may deploy. */
+  roots: TenantRoots;
   /** The clock behind release ids (tests pin it). */
   now?: () => Date;
 }
 
+/** Marks a target under a shared root with the account that owns it. */
+export const ownerMarkerFile = '.sluice-account';
+
 export class DeployDirectoryProvider implements ActionProvider {
   readonly type = deployDirectoryType;
   private readonly now: () => Date;
+  private readonly roots: TenantRoots;
 
-  constructor(options: DeployDirectoryOptions = {}) {
+  constructor(options: DeployDirectoryOptions) {
     this.now = options.now ?? (() => new Date());
+    this.roots = options.roots;
   }
 
   async run(ctx: ActionJobContext): Promise<ActionResult> {
-    const target = ctx.configuration.TargetDirectory;
-    if (!target || !path.isAbsolute(target) || path.resolve(target) === '/') {
+    const given = ctx.configuration.TargetDirectory;
+    if (!given || !path.isAbsolute(given) || path.resolve(given) === '/') {
       throw new ActionFailure('CONFIGURATION_ERROR', 'TargetDirectory must be an absolute path other than /');
     }
     const keep = parseKeepReleases(ctx.configuration.KeepReleases);
@@ -62,8 +78,8 @@ export class DeployDirectoryProvider implements ActionProvider {
       if (Date.now() > deadline) throw new ActionFailure('JOB_FAILED', `Timed out before ${step}`);
     };
 
+    const target = await this.claimTarget(ctx.accountId, given);
     const releasesDir = path.join(target, 'releases');
-    await fsp.mkdir(releasesDir, { recursive: true });
     const releaseId = await this.newReleaseId(releasesDir, ctx.pipelineExecutionId);
     const releasePath = path.join(releasesDir, releaseId);
     const partial = path.join(releasesDir, `.${releaseId}.partial`);
@@ -91,6 +107,42 @@ export class DeployDirectoryProvider implements ActionProvider {
     };
   }
 
+  /**
+   * The real path of the target, created, checked to lie in one of the account's roots, with
+   * `releases` a real folder inside it. Checked again after creating folders, so a symlink
+   * met on the way cannot lead out.
+   */
+  private async claimTarget(accountId: string, given: string): Promise<string> {
+    const outside = () =>
+      new ActionFailure(
+        'CONFIGURATION_ERROR',
+        `TargetDirectory ${given} is not under an allowed deploy root (${this.roots.describe(accountId)})`,
+      );
+    const before = await this.roots.realPathWithin(accountId, given);
+    if (!before) throw outside();
+    await fsp.mkdir(path.join(before.real, 'releases'), { recursive: true }).catch((error: unknown) => {
+      if (
+        (error as NodeJS.ErrnoException).code === 'EEXIST' ||
+        (error as NodeJS.ErrnoException).code === 'ENOTDIR'
+      )
+        throw outside();
+      throw error;
+    });
+    const after = await this.roots.realPathWithin(accountId, given);
+    if (!after || after.real !== before.real) throw outside();
+    for (const [name, want] of [
+      [after.real, 'folder'],
+      [path.join(after.real, 'releases'), 'folder'],
+    ] as const) {
+      const stat = await fsp.lstat(name);
+      if (stat.isSymbolicLink() || !stat.isDirectory()) {
+        throw new ActionFailure('CONFIGURATION_ERROR', `${name} must be a ${want}, not a symlink or file`);
+      }
+    }
+    if (this.roots.shared) await claimOwnership(accountId, after.root, after.real);
+    return after.real;
+  }
+
   private async newReleaseId(releasesDir: string, executionId: string): Promise<string> {
     // 2024-05-01T12:00:00.123Z → 20240501T120000.123Z
     const stamp = this.now().toISOString().replace(/[-:]/g, '');
@@ -110,6 +162,29 @@ function parseKeepReleases(value: string | undefined): number {
     throw new ActionFailure('CONFIGURATION_ERROR', 'KeepReleases must be a whole number from 1 to 100');
   }
   return parsed;
+}
+
+/**
+ * Under a shared root: refuses a target that is, or lies in, another account's target, and
+ * marks this one as the account's (exclusive create, so two accounts cannot both win).
+ */
+async function claimOwnership(accountId: string, root: string, target: string): Promise<void> {
+  for (let dir = target; isWithin(root, dir); dir = path.dirname(dir)) {
+    const owner = await fsp.readFile(path.join(dir, ownerMarkerFile), 'utf8').catch(() => undefined);
+    if (owner !== undefined && owner.trim() !== accountId) {
+      throw new ActionFailure('PERMISSION_ERROR', `${target} belongs to another account's deployment`);
+    }
+    if (dir === root) break;
+  }
+  await fsp
+    .writeFile(path.join(target, ownerMarkerFile), accountId, { flag: 'wx' })
+    .catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    });
+  const owner = (await fsp.readFile(path.join(target, ownerMarkerFile), 'utf8')).trim();
+  if (owner !== accountId) {
+    throw new ActionFailure('PERMISSION_ERROR', `${target} belongs to another account's deployment`);
+  }
 }
 
 async function switchCurrent(target: string, releaseId: string): Promise<void> {

@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { GitExportCache } from './git-export-cache';
+import { checkRepositoryLocation } from './git-location';
 import { truncateUtf8 } from './output-variables';
 import { ProcessAborted, ProcessTimedOut, runCaptured, safePath, formatDuration } from './process-group';
 import {
@@ -11,6 +12,7 @@ import {
   type ActionTypeKey,
   ActionFailure,
 } from './provider';
+import type { TenantRoots } from './tenant-roots';
 
 /**
  * `Source/Sluice/Git/1`: the tree of `BranchName`'s head (or of the commit in `Revision`,
@@ -40,42 +42,30 @@ const revisionPattern = /^[0-9a-f]{4,64}$/;
 
 export interface GitSourceOptions {
   /**
-   * Where exported trees are kept by (repository, commit), so an execution of a commit this
-   * worker exported before copies it instead of fetching again (commits never change).
+   * Where exported trees are kept by (account, repository, commit), so an execution of a
+   * commit this worker exported before for the same account copies it instead of fetching
+   * again (commits never change).
    */
   cacheDir?: string;
+  /** Where local repositories (paths, file:// URLs) may be read from, per account. */
+  localRoots: TenantRoots;
 }
-
-/** Commits kept per repository in the export cache. */
-const cachedCommitsPerRepository = 20;
 
 export class GitSourceProvider implements ActionProvider {
   readonly type = gitSourceType;
 
-  constructor(private readonly options: GitSourceOptions = {}) {}
+  constructor(private readonly options: GitSourceOptions) {}
 
   async run(ctx: ActionJobContext): Promise<ActionResult> {
+    checkUrl(ctx.configuration.RepositoryUrl);
+    await checkRepositoryLocation(ctx.configuration.RepositoryUrl, ctx.accountId, this.options.localRoots);
     const cache =
       this.options.cacheDir && (ctx.configuration.OutputArtifactFormat || 'CODE_ZIP') === 'CODE_ZIP'
-        ? new ExportCache(this.options.cacheDir, ctx.configuration.RepositoryUrl)
+        ? new GitExportCache(this.options.cacheDir, ctx.accountId, ctx.configuration.RepositoryUrl)
         : undefined;
     if (cache) {
-      checkUrl(ctx.configuration.RepositoryUrl);
       checkBranch(ctx.configuration.BranchName);
-      const revision = ctx.configuration.Revision?.trim();
-      const commit =
-        revision && /^[0-9a-f]{40}$/.test(revision)
-          ? revision
-          : revision
-            ? undefined
-            : await resolveBranchHead(
-                ctx.configuration.RepositoryUrl,
-                ctx.configuration.BranchName,
-                ctx.signal,
-                {
-                  timeoutMs: ctx.timeoutMs,
-                },
-              );
+      const commit = await this.verifiedCommit(ctx);
       const outputName = ctx.outputArtifactNames[0];
       if (commit && outputName) {
         const hit = await cache.restore(commit, path.join(ctx.outputDir, outputName));
@@ -98,6 +88,22 @@ export class GitSourceProvider implements ActionProvider {
         .catch(() => undefined);
     }
     return result;
+  }
+
+  /**
+   * The commit to look up in the cache, as the remote states it now: the branch head, or a
+   * `Revision` override that the remote still has at the tip of one of its refs. An override
+   * the remote does not show that way is fetched for real (which verifies it) instead.
+   */
+  private async verifiedCommit(ctx: ActionJobContext): Promise<string | undefined> {
+    const url = ctx.configuration.RepositoryUrl;
+    const revision = ctx.configuration.Revision?.trim();
+    if (!revision) {
+      return resolveBranchHead(url, ctx.configuration.BranchName, ctx.signal, { timeoutMs: ctx.timeoutMs });
+    }
+    if (!/^[0-9a-f]{40}$/.test(revision)) return undefined;
+    const tips = await remoteRefTips(url, ctx.signal, { timeoutMs: ctx.timeoutMs });
+    return tips.has(revision) ? revision : undefined;
   }
 
   private async export(ctx: ActionJobContext): Promise<ActionResult> {
@@ -217,6 +223,30 @@ export async function resolveBranchHead(
       if (name === ref) return commit;
     }
     throw branchMissing(url, branch);
+  } finally {
+    await fsp.rm(home, { recursive: true, force: true });
+  }
+}
+
+/** The commits at the tips of the remote's branches and tags (what `git ls-remote` lists). */
+export async function remoteRefTips(
+  url: string,
+  signal?: AbortSignal,
+  options: { timeoutMs?: number } = {},
+): Promise<Set<string>> {
+  checkUrl(url);
+  const timeoutMs = options.timeoutMs ?? defaultResolveTimeoutMs;
+  const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'sluice-git-'));
+  try {
+    const git = new Git(home, Date.now() + timeoutMs, signal ?? new AbortController().signal, timeoutMs, url);
+    const listed = await git.tryRun(['ls-remote', '--', url]);
+    if (listed.code !== 0) throw unreachable(listed.stderr, url);
+    return new Set(
+      listed.stdout
+        .split('\n')
+        .map((line) => line.split('\t')[0])
+        .filter(Boolean),
+    );
   } finally {
     await fsp.rm(home, { recursive: true, force: true });
   }
@@ -372,7 +402,7 @@ function unreachable(stderr: string, url: string): ActionFailure {
   );
 }
 
-function checkUrl(url: string | undefined): asserts url is string {
+export function checkUrl(url: string | undefined): asserts url is string {
   if (!url) throw new ActionFailure('CONFIGURATION_ERROR', 'RepositoryUrl is required');
   // An argument starting with "-" would be read by git as an option.
   if (url.startsWith('-'))
@@ -432,57 +462,4 @@ function redact(text: string, url: string): string {
 function isoUtc(date: string): string {
   const parsed = new Date(date);
   return Number.isNaN(parsed.getTime()) ? date : parsed.toISOString().replace('.000Z', 'Z');
-}
-
-/**
- * Exported trees by commit for one repository: `<cacheDir>/<hash of the URL>/<commit>/` holds
- * `tree/` and `result.json`. Entries are written to a temporary name and renamed into place, so
- * a reader never sees half an entry; at most `cachedCommitsPerRepository` are kept.
- */
-class ExportCache {
-  private readonly dir: string;
-
-  constructor(root: string, url: string) {
-    this.dir = path.join(root, createHash('sha256').update(url).digest('hex').slice(0, 32));
-  }
-
-  async restore(commit: string, target: string): Promise<ActionResult | undefined> {
-    const entry = path.join(this.dir, commit);
-    let result: ActionResult;
-    try {
-      result = JSON.parse(await fsp.readFile(path.join(entry, 'result.json'), 'utf8')) as ActionResult;
-    } catch {
-      return undefined;
-    }
-    await fsp.rm(target, { recursive: true, force: true });
-    await fsp.cp(path.join(entry, 'tree'), target, { recursive: true, verbatimSymlinks: true });
-    return result;
-  }
-
-  async store(commit: string, source: string, result: ActionResult): Promise<void> {
-    const entry = path.join(this.dir, commit);
-    const temp = `${entry}.${process.pid}.${Date.now()}.partial`;
-    await fsp.mkdir(temp, { recursive: true });
-    try {
-      await fsp.cp(source, path.join(temp, 'tree'), { recursive: true, verbatimSymlinks: true });
-      await fsp.writeFile(path.join(temp, 'result.json'), JSON.stringify(result));
-      await fsp.rename(temp, entry);
-    } catch {
-      await fsp.rm(temp, { recursive: true, force: true });
-      return; // another job stored it first, or the disk said no: the cache is only a shortcut
-    }
-    await this.prune();
-  }
-
-  private async prune(): Promise<void> {
-    const names = (await fsp.readdir(this.dir)).filter((n) => /^[0-9a-f]{40,64}$/.test(n));
-    if (names.length <= cachedCommitsPerRepository) return;
-    const dated = await Promise.all(
-      names.map(async (n) => ({ n, t: (await fsp.stat(path.join(this.dir, n))).mtimeMs })),
-    );
-    dated.sort((a, b) => a.t - b.t);
-    for (const { n } of dated.slice(0, dated.length - cachedCommitsPerRepository)) {
-      await fsp.rm(path.join(this.dir, n), { recursive: true, force: true });
-    }
-  }
 }

@@ -1,4 +1,7 @@
 import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { checkOutputVariables, outputVariableNamePattern } from './output-variables';
 import { formatDuration } from './process-group';
 import {
@@ -8,12 +11,20 @@ import {
   type ActionTypeKey,
   ActionFailure,
 } from './provider';
+import { resolveWebhookAddress, systemLookup, type Lookup } from './webhook-address';
+import type { WebhookSecrets } from './webhook-secrets';
 
 /**
  * `Invoke/Sluice/Webhook/1`: POSTs the job to `Url` and succeeds when the callee answers 2xx
  * within the action's timeout. The callee proves the request is Sluice's by checking
  * `x-sluice-signature: sha256=<hex HMAC-SHA256 of the raw body>`, the scheme GitHub uses for
- * its webhooks; `x-sluice-delivery` (the job id) lets it ignore a redelivery after a retry.
+ * its webhooks, with the secret of the action's account (webhook-secrets.ts): a callee of one
+ * account never accepts a request made for another. The body names the account, pipeline,
+ * stage, action and execution, so a signed request cannot be replayed as another one's;
+ * `x-sluice-delivery` (the job id) lets the callee ignore a redelivery after a retry.
+ *
+ * The host must resolve to public addresses only (webhook-address.ts), unless the platform
+ * allows it; the connection goes to the very address that was checked.
  *
  * The answer may be JSON `{ "outputVariables": { "<name>": "<string>" }, "summary": "…",
  * "externalExecutionId": "…" }`. Only synchronous answers exist for now: a callee that needs
@@ -31,14 +42,16 @@ export const webhookInvokeType: ActionTypeKey = {
 };
 
 export interface WebhookInvokeOptions {
-  /** Signs requests of actions whose configuration gives no `Secret`. */
-  secret: string;
+  /** The per-account signing secrets. */
+  secrets: WebhookSecrets;
+  /** `host` / `host:port` that may resolve to loopback, link-local or private addresses. */
+  allowHosts: readonly string[];
   /** Largest answer read, in bytes; the rest is ignored. */
   maxResponseBytes?: number;
+  /** Name resolution (tests give their own; the system's by default). */
+  lookup?: Lookup;
 }
 
-/** Configuration keys never sent in the body. */
-const secretKeys = ['Secret'];
 const maxSummaryChars = 2048;
 const defaultMaxResponseBytes = 1024 * 1024;
 
@@ -48,31 +61,27 @@ export function signWebhookBody(body: string | Buffer, secret: string): string {
 
 export class WebhookInvokeProvider implements ActionProvider {
   readonly type = webhookInvokeType;
-  private readonly secret: string;
   private readonly maxResponseBytes: number;
 
-  constructor(options: WebhookInvokeOptions) {
-    this.secret = options.secret;
+  constructor(private readonly options: WebhookInvokeOptions) {
     this.maxResponseBytes = options.maxResponseBytes ?? defaultMaxResponseBytes;
   }
 
   async run(ctx: ActionJobContext): Promise<ActionResult> {
     const url = parseUrl(ctx.configuration.Url);
     const shown = `${url.origin}${url.pathname}`;
-    const configuration = Object.fromEntries(
-      Object.entries(ctx.configuration).filter(([key]) => !secretKeys.includes(key)),
-    );
     const body = JSON.stringify({
+      accountId: ctx.accountId,
       pipelineName: ctx.pipelineName,
       stageName: ctx.stageName,
       actionName: ctx.actionName,
       pipelineExecutionId: ctx.pipelineExecutionId,
       actionExecutionId: ctx.actionExecutionId,
       jobId: ctx.jobId,
-      configuration,
+      configuration: ctx.configuration,
       inputArtifacts: ctx.inputArtifacts.map((artifact) => artifact.name),
     });
-    const secret = ctx.configuration.Secret || this.secret;
+    const secret = this.options.secrets.forAccount(ctx.accountId);
 
     const timeout = AbortSignal.timeout(Math.max(1, ctx.timeoutMs));
     const signal = AbortSignal.any([ctx.signal, timeout]);
@@ -82,12 +91,16 @@ export class WebhookInvokeProvider implements ActionProvider {
         ? failed(`Stopped while waiting for the webhook ${shown}`)
         : failed(`Webhook ${shown} did not answer within ${formatDuration(ctx.timeoutMs)} (timed out)`);
 
+    const target = await resolveWebhookAddress(
+      url,
+      this.options.allowHosts,
+      this.options.lookup ?? systemLookup,
+    );
     ctx.log(`POST ${shown} (delivery ${ctx.jobId})\n`);
     let status: number;
     let text: string;
     try {
-      const response = await fetch(url, {
-        method: 'POST',
+      ({ status, text } = await post(url, target, {
         headers: {
           'content-type': 'application/json',
           'user-agent': 'Sluice-Webhook/1',
@@ -95,11 +108,9 @@ export class WebhookInvokeProvider implements ActionProvider {
           'x-sluice-delivery': ctx.jobId,
         },
         body,
-        redirect: 'manual',
         signal,
-      });
-      status = response.status;
-      text = await readCapped(response, this.maxResponseBytes);
+        maxBytes: this.maxResponseBytes,
+      }));
     } catch (error) {
       if (signal.aborted) throw interrupted();
       throw failed(`Webhook request to ${shown} failed: ${describeNetworkError(error)}`);
@@ -127,22 +138,53 @@ function parseUrl(value: string | undefined): URL {
   return url;
 }
 
-async function readCapped(response: Response, maxBytes: number): Promise<string> {
-  if (!response.body) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.length;
-    if (size >= maxBytes) {
-      await reader.cancel();
-      break;
-    }
-  }
-  return Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8');
+/**
+ * One POST to the checked address: the URL's host still names the server (Host header, TLS
+ * name and certificate check), but the socket connects to `target` without another lookup.
+ * Redirects are not followed (http.request never does). Reads at most `maxBytes` of the answer.
+ */
+function post(
+  url: URL,
+  target: { address: string; family: 4 | 6 },
+  options: { headers: Record<string, string>; body: string; signal: AbortSignal; maxBytes: number },
+): Promise<{ status: number; text: string }> {
+  const pinned: LookupFunction = (_host, lookupOptions, callback) => {
+    if (lookupOptions.all) callback(null, [{ address: target.address, family: target.family }]);
+    else callback(null, target.address, target.family);
+  };
+  const client = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const request = client.request(
+      url,
+      {
+        method: 'POST',
+        headers: { ...options.headers, 'content-length': String(Buffer.byteLength(options.body)) },
+        lookup: pinned,
+        signal: options.signal,
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const finish = () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            text: Buffer.concat(chunks).subarray(0, options.maxBytes).toString('utf8'),
+          });
+        response.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          size += chunk.length;
+          if (size >= options.maxBytes) {
+            response.destroy();
+            finish();
+          }
+        });
+        response.on('end', finish);
+        response.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+    request.end(options.body);
+  });
 }
 
 /** A 2xx answer: JSON with output variables is used; anything else is a plain success. */
@@ -183,9 +225,7 @@ function parseAnswer(text: string): ActionResult {
 function describeNetworkError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = (error as Error & { cause?: unknown }).cause;
-  if (cause instanceof Error) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    return code ? `${code} (${cause.message})` : cause.message;
-  }
-  return error.message;
+  const inner = cause instanceof Error ? cause : error;
+  const code = (inner as NodeJS.ErrnoException).code;
+  return code ? `${code} (${inner.message})` : inner.message;
 }

@@ -41,6 +41,16 @@ export interface ConfigurationIssue {
 export interface ConfigurationContext {
   configuration: Readonly<Record<string, string>>;
   inputArtifactNames: readonly string[];
+  /** The account's folders on the server that providers may use; unchecked when absent. */
+  allowedRoots?: AllowedRoots;
+  /** The account the declaration belongs to, when known. */
+  accountId?: string;
+}
+
+/** Absolute folders (already for one account): Deploy/Directory targets, local Git repositories. */
+export interface AllowedRoots {
+  deploy: readonly string[];
+  gitLocal: readonly string[];
 }
 
 export interface ActionTypeDefinition {
@@ -117,14 +127,40 @@ function isHttpUrl(value: string): boolean {
 const scpLikeGitUrl = /^[\w.-]+@[\w.-]+:[^\s]+$/;
 const gitUrlSchemes = ['file:', 'http:', 'https:', 'ssh:', 'git:'];
 
-function checkRepositoryUrl(value: string): string | undefined {
-  if (path.posix.isAbsolute(value) || scpLikeGitUrl.test(value)) return undefined;
-  try {
-    if (gitUrlSchemes.includes(new URL(value).protocol)) return undefined;
-  } catch {
-    // Not a URL: falls through to the message below.
+/** `candidate` (absolute) is `root` or lies below it, by its text with `..` resolved. */
+function lexicallyWithin(roots: readonly string[], candidate: string): boolean {
+  const resolved = path.posix.resolve(candidate);
+  return roots.some(
+    (root) => resolved === root || resolved.startsWith(root.endsWith('/') ? root : `${root}/`),
+  );
+}
+
+function listRoots(roots: readonly string[]): string {
+  return roots.length ? roots.join(', ') : 'none are configured';
+}
+
+function checkRepositoryUrl(value: string, roots: AllowedRoots | undefined): string | undefined {
+  let localPath: string | undefined;
+  if (path.posix.isAbsolute(value)) localPath = value;
+  else if (scpLikeGitUrl.test(value)) return undefined;
+  else {
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      // Not a URL: falls through to the message below.
+    }
+    if (!url || !gitUrlSchemes.includes(url.protocol)) {
+      return 'must be an absolute path, a file:// URL, or a git URL (https://, ssh://, git://, user@host:path)';
+    }
+    if (url.protocol !== 'file:') return undefined;
+    if (url.host !== '') return 'must be a file:// URL without a host (file:///path)';
+    localPath = decodeURIComponent(url.pathname);
   }
-  return 'must be an absolute path, a file:// URL, or a git URL (https://, ssh://, git://, user@host:path)';
+  if (roots && !lexicallyWithin(roots.gitLocal, localPath)) {
+    return `is a local repository outside the allowed Git roots (SLUICE_GIT_LOCAL_ROOTS: ${listRoots(roots.gitLocal)}); use a remote URL or a path under one of them`;
+  }
+  return undefined;
 }
 
 // git check-ref-format, in short: what a branch name can't contain.
@@ -262,7 +298,7 @@ export const builtInActionTypes: readonly ActionTypeDefinition[] = [
     outputVariables: ['CommitId', 'BranchName', 'CommitMessage', 'AuthorDate'],
     gitEvents: true,
     checkConfiguration: (context) => [
-      ...staticValue(context, 'RepositoryUrl', checkRepositoryUrl),
+      ...staticValue(context, 'RepositoryUrl', (value) => checkRepositoryUrl(value, context.allowedRoots)),
       ...staticValue(context, 'BranchName', checkBranchName),
       ...staticValue(context, 'OutputArtifactFormat', (value) =>
         ['CODE_ZIP', 'CODEBUILD_CLONE_REF'].includes(value)
@@ -313,11 +349,15 @@ export const builtInActionTypes: readonly ActionTypeDefinition[] = [
     minTimeoutMinutes: 1,
     maxTimeoutMinutes,
     checkConfiguration: (context) => [
-      ...staticValue(context, 'TargetDirectory', (value) =>
-        !path.posix.isAbsolute(value) || path.posix.normalize(value) === '/'
-          ? 'must be an absolute path other than /'
-          : undefined,
-      ),
+      ...staticValue(context, 'TargetDirectory', (value) => {
+        if (!path.posix.isAbsolute(value) || path.posix.normalize(value) === '/') {
+          return 'must be an absolute path other than /';
+        }
+        const roots = context.allowedRoots?.deploy;
+        return roots && !lexicallyWithin(roots, value)
+          ? `must lie under an allowed deploy root (SLUICE_DEPLOY_ROOTS: ${listRoots(roots)})`
+          : undefined;
+      }),
       ...staticValue(context, 'KeepReleases', (value) =>
         /^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= 100
           ? undefined
@@ -373,7 +413,10 @@ export const builtInActionTypes: readonly ActionTypeDefinition[] = [
   {
     id: { category: 'Invoke', owner: 'Sluice', provider: 'Pipeline', version: '1' },
     configurationProperties: [
-      property('PipelineName', 'The pipeline (same account) to start.', { required: true, key: true }),
+      property('PipelineName', 'The pipeline (same account) to start: its name or ARN.', {
+        required: true,
+        key: true,
+      }),
       property('Variables', 'A JSON array of {"name", "value"} overriding its pipeline variables.'),
     ],
     inputArtifacts: { minimumCount: 0, maximumCount: 0 },
@@ -382,9 +425,16 @@ export const builtInActionTypes: readonly ActionTypeDefinition[] = [
     minTimeoutMinutes: 1,
     maxTimeoutMinutes,
     checkConfiguration: (context) => [
-      ...staticValue(context, 'PipelineName', (value) =>
-        pipelineNamePattern.test(value) ? undefined : 'is not a valid pipeline name',
-      ),
+      ...staticValue(context, 'PipelineName', (value) => {
+        const arnParts = /^arn:sluice:codepipeline:[^:]*:(\d{12}):([^:/]+)$/.exec(value);
+        if (arnParts) {
+          if (context.accountId !== undefined && arnParts[1] !== context.accountId) {
+            return "must be a pipeline of this account: a pipeline cannot start another account's pipeline";
+          }
+          return pipelineNamePattern.test(arnParts[2]) ? undefined : 'is not a valid pipeline ARN';
+        }
+        return pipelineNamePattern.test(value) ? undefined : 'is not a valid pipeline name or ARN';
+      }),
       ...staticValue(context, 'Variables', (value) =>
         checkJsonArray(value, '{"name", "value"} objects', (item, index) =>
           typeof item.name === 'string' && typeof item.value === 'string' && Object.keys(item).length === 2

@@ -3,6 +3,7 @@ import {
   findActionType,
   holdsVariableReference,
   type ActionTypeDefinition,
+  type AllowedRoots,
   type ConfigurationIssue,
 } from './action-types';
 import {
@@ -84,6 +85,8 @@ export interface ValidateDeclarationOptions {
   customActionTypes?: readonly ActionTypeDefinition[];
   /** When given, role ARNs must belong to this account. */
   accountId?: string;
+  /** When given, local paths of Deploy/Directory and Source/Git must lie under these. */
+  allowedRoots?: AllowedRoots;
 }
 
 /**
@@ -778,6 +781,8 @@ class DeclarationChecker {
       type.checkConfiguration?.({
         configuration,
         inputArtifactNames: info.declaration.inputArtifacts.map((a) => a.name),
+        allowedRoots: this.options.allowedRoots,
+        accountId: this.options.accountId,
       }) ?? [];
     for (const issue of issues) {
       this.report.add(issue.key === undefined ? configPath : field(configPath, issue.key), issue.message);

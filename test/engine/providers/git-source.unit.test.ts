@@ -1,12 +1,18 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GitExportCache } from '../../../src/engine/providers/git-export-cache';
+import { localRepositoryPath } from '../../../src/engine/providers/git-location';
 import { GitSourceProvider, redactUrl, resolveBranchHead } from '../../../src/engine/providers/git-source';
 import { ActionFailure } from '../../../src/engine/providers/provider';
-import { makeJob, readTree, tempDir, type TestJob } from './job-context';
+import { TenantRoots } from '../../../src/engine/providers/tenant-roots';
+import { makeJob, readTree, tempDir, type TestJob, writeTree } from './job-context';
 
-const provider = new GitSourceProvider();
+// The test repositories live in temp folders: that is the local root these tests allow.
+const localRoots = new TenantRoots([os.tmpdir()]);
+const provider = new GitSourceProvider({ localRoots });
 let repo: string;
 let firstCommit: string;
 let headCommit: string;
@@ -69,7 +75,7 @@ describe('export cache', () => {
   it('reuses an export of the same commit, exactly, and exports a new commit afresh', async () => {
     const cacheDir = await tempDir('sluice-git-cache-');
     cleanups.push(() => fs.promises.rm(cacheDir, { recursive: true, force: true }));
-    const cached = new GitSourceProvider({ cacheDir });
+    const cached = new GitSourceProvider({ cacheDir, localRoots });
     const logs: string[] = [];
     const run = async (
       configuration: Record<string, string>,
@@ -92,7 +98,7 @@ describe('export cache', () => {
     expect(second.log).toMatch(/Reused this worker's export of/);
     expect(second.tree).toEqual(first.tree);
     expect(second.result).toEqual(first.result);
-    // A full commit id given as Revision needs no lookup at all.
+    // A full commit id given as Revision is served from the cache once the remote shows it.
     const pinned = await run({ RepositoryUrl: repo, BranchName: 'main', Revision: headCommit });
     expect(pinned.log).toMatch(/Reused/);
     // The branch moves: the new commit is fetched, not served from the cache.
@@ -102,6 +108,107 @@ describe('export cache', () => {
     expect(moved.log).not.toMatch(/Reused/);
     expect((moved.tree as { files: Record<string, string> }).files['README.md']).toBe('v3\n');
     git(['reset', '--quiet', '--hard', headCommit]);
+  });
+
+  it('is kept per account: another account naming the same URL and commit fetches for itself', async () => {
+    const cacheDir = await tempDir('sluice-git-cache-');
+    cleanups.push(() => fs.promises.rm(cacheDir, { recursive: true, force: true }));
+    const cached = new GitSourceProvider({ cacheDir, localRoots });
+    const runAs = async (accountId: string, configuration: Record<string, string>) => {
+      const job = await makeJob({ accountId, configuration, outputArtifactNames: ['SourceOutput'] });
+      cleanups.push(job.cleanup);
+      const result = await cached.run(job.ctx).catch((error: unknown) => error);
+      return { result, log: job.logText() };
+    };
+    expect((await runAs('111111111111', { RepositoryUrl: repo, BranchName: 'main' })).log).not.toMatch(
+      /Reused/,
+    );
+    const other = await runAs('222222222222', {
+      RepositoryUrl: repo,
+      BranchName: 'main',
+      Revision: headCommit,
+    });
+    expect(other.log).not.toMatch(/Reused/);
+    expect(fs.readdirSync(cacheDir).sort()).toEqual(['111111111111', '222222222222']);
+  });
+
+  it('serves a Revision override from the cache only while the remote still has it', async () => {
+    const cacheDir = await tempDir('sluice-git-cache-');
+    const dir = await tempDir('sluice-git-');
+    cleanups.push(() => fs.promises.rm(cacheDir, { recursive: true, force: true }));
+    cleanups.push(() => fs.promises.rm(dir, { recursive: true, force: true }));
+    const cached = new GitSourceProvider({ cacheDir, localRoots });
+    const remote = path.join(dir, 'remote');
+    const makeRemote = (content: string): string => {
+      fs.rmSync(remote, { recursive: true, force: true });
+      fs.mkdirSync(remote);
+      git(['init', '--quiet', '--initial-branch=main'], remote);
+      fs.writeFileSync(path.join(remote, 'secret.txt'), content);
+      git(['add', '.'], remote);
+      git(['commit', '--quiet', '-m', content], remote);
+      return git(['rev-parse', 'HEAD'], remote);
+    };
+    const exported = makeRemote('only while it exists');
+    const first = await gitJob({ RepositoryUrl: remote, BranchName: 'main' });
+    await cached.run(first.ctx);
+    // The repository is replaced: the commit is gone from it, though still in the cache.
+    makeRemote('something else');
+    const again = await gitJob({ RepositoryUrl: remote, BranchName: 'main', Revision: exported });
+    await expect(cached.run(again.ctx)).rejects.toMatchObject({ type: 'REVISION_UNAVAILABLE' });
+    expect(again.logText()).not.toMatch(/Reused/);
+  });
+});
+
+describe('GitExportCache', () => {
+  it('survives stores, restores and evictions racing on one entry: a restore is whole or a miss', async () => {
+    const cacheDir = await tempDir('sluice-git-cache-');
+    const work = await tempDir('sluice-git-race-');
+    cleanups.push(() => fs.promises.rm(cacheDir, { recursive: true, force: true }));
+    cleanups.push(() => fs.promises.rm(work, { recursive: true, force: true }));
+    const source = path.join(work, 'source');
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 40; i++) files[`dir${i % 5}/file${i}.txt`] = `content ${i}\n`.repeat(50);
+    await writeTree(source, files);
+    const commit = 'a'.repeat(40);
+    const result = { outputVariables: { CommitId: commit }, summary: 'race' };
+    // Two "workers" sharing the folder, as two engine instances with one data folder do.
+    const caches = [
+      new GitExportCache(cacheDir, '123456789012', 'file:///repo'),
+      new GitExportCache(cacheDir, '123456789012', 'file:///repo'),
+    ];
+    let hits = 0;
+    let misses = 0;
+    const operations: Promise<void>[] = [];
+    for (let round = 0; round < 30; round++) {
+      const cache = caches[round % 2];
+      operations.push(cache.store(commit, source, result));
+      operations.push(cache.evict(commit));
+      for (let reader = 0; reader < 2; reader++) {
+        const target = path.join(work, `restore-${round}-${reader}`);
+        operations.push(
+          cache.restore(commit, target).then(async (restored) => {
+            if (!restored) {
+              misses++;
+              expect(fs.existsSync(target)).toBe(false);
+              return;
+            }
+            hits++;
+            expect(restored).toEqual(result);
+            expect(await readTree(target)).toEqual(files);
+          }),
+        );
+      }
+    }
+    await Promise.all(operations);
+    expect(hits + misses).toBe(60);
+    // Whatever the interleaving, the cache still works afterwards, and left no temporary folders.
+    await caches[0].store(commit, source, result);
+    const after = path.join(work, 'after');
+    expect(await caches[1].restore(commit, after)).toEqual(result);
+    expect(await readTree(after)).toEqual(files);
+    const entries = fs.readdirSync(path.join(cacheDir, '123456789012'));
+    expect(entries).toHaveLength(1);
+    expect(fs.readdirSync(path.join(cacheDir, '123456789012', entries[0]))).toEqual([commit]);
   });
 });
 
@@ -209,6 +316,44 @@ describe('resolveBranchHead', () => {
     await expect(resolveBranchHead(repo, 'nope')).rejects.toMatchObject({ type: 'CONFIGURATION_ERROR' });
     await expect(resolveBranchHead('/nonexistent/repo', 'main')).rejects.toMatchObject({
       type: 'REVISION_UNAVAILABLE',
+    });
+  });
+});
+
+describe('local repositories', () => {
+  it('tells local locations from remote ones as git does', () => {
+    expect(localRepositoryPath('https://git.example/repo.git')).toBeUndefined();
+    expect(localRepositoryPath('ssh://git@git.example/repo.git')).toBeUndefined();
+    expect(localRepositoryPath('git://git.example/repo.git')).toBeUndefined();
+    expect(localRepositoryPath('git@git.example:team/repo.git')).toBeUndefined();
+    expect(localRepositoryPath('git.example:repo.git')).toBeUndefined();
+    expect(localRepositoryPath('/srv/git/repo.git')).toBe('/srv/git/repo.git');
+    expect(localRepositoryPath('file:///srv/git/my%20repo.git')).toBe('/srv/git/my repo.git');
+    expect(() => localRepositoryPath('./repo')).toThrow(ActionFailure);
+    expect(() => localRepositoryPath('repo/with:colon')).toThrow(ActionFailure);
+    expect(() => localRepositoryPath('file://server/srv/repo.git')).toThrow(/without a host/);
+  });
+
+  it('reads local repositories only under the roots, whatever the spelling, "..", or a symlink', async () => {
+    const dir = await tempDir('sluice-git-link-');
+    cleanups.push(() => fs.promises.rm(dir, { recursive: true, force: true }));
+    // A real repository outside the temp root: this checkout.
+    const outside = path.resolve(process.cwd());
+    fs.symlinkSync(outside, path.join(dir, 'link'));
+    for (const url of [outside, `file://${outside}`, `${os.tmpdir()}/..${outside}`, path.join(dir, 'link')]) {
+      const job = await gitJob({ RepositoryUrl: url, BranchName: 'main' });
+      await expect(provider.run(job.ctx)).rejects.toMatchObject({
+        type: 'CONFIGURATION_ERROR',
+        message: expect.stringMatching(
+          /is a local repository outside the allowed Git roots \(SLUICE_GIT_LOCAL_ROOTS: /,
+        ),
+      });
+    }
+    const none = new GitSourceProvider({ localRoots: new TenantRoots([]) });
+    const job = await gitJob({ RepositoryUrl: repo, BranchName: 'main' });
+    await expect(none.run(job.ctx)).rejects.toMatchObject({
+      type: 'CONFIGURATION_ERROR',
+      message: expect.stringMatching(/\(SLUICE_GIT_LOCAL_ROOTS: \(none configured\)\)/),
     });
   });
 });

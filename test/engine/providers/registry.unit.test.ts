@@ -1,9 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { builtInActionTypes } from '../../../src/pipelines/declaration/action-types';
 import { createBuiltInProviders, findProvider } from '../../../src/engine/providers/registry';
+import { TenantRoots } from '../../../src/engine/providers/tenant-roots';
+import { WebhookSecrets } from '../../../src/engine/providers/webhook-secrets';
 
 describe('built-in provider registry', () => {
-  const providers = createBuiltInProviders({ webhookSecret: 'k' });
+  const providers = createBuiltInProviders({
+    webhookSecrets: new WebhookSecrets('k'),
+    webhookAllowHosts: [],
+    deployRoots: new TenantRoots([]),
+    gitLocalRoots: new TenantRoots([]),
+  });
 
   it('finds each provider by its exact type', () => {
     for (const [category, provider] of [

@@ -308,3 +308,67 @@ describe('provider-specific configuration checks', () => {
     expect(found).toEqual(expected.map(([key, fragment]) => [key, expect.stringContaining(fragment)]));
   });
 });
+
+describe('local folders a tenant may name', () => {
+  const allowedRoots = { deploy: ['/srv/deploy/123456789012'], gitLocal: ['/srv/git'] };
+  const check = (typeName: string, configuration: Record<string, string>, inputs: string[] = []) =>
+    (
+      builtIn(typeName).checkConfiguration?.({
+        configuration,
+        inputArtifactNames: inputs,
+        allowedRoots,
+        accountId: '123456789012',
+      }) ?? []
+    ).map((issue) => [issue.key, issue.message]);
+
+  it('keeps Deploy/Directory targets under the deploy roots, by their text with ".." resolved', () => {
+    const deploy = (target: string) =>
+      check('Deploy/Sluice/Directory/1', { TargetDirectory: target }, ['Out']);
+    expect(deploy('/srv/deploy/123456789012/site')).toEqual([]);
+    expect(deploy('/srv/deploy/123456789012')).toEqual([]);
+    expect(deploy('#{variables.target}')).toEqual([]); // checked when the action runs
+    for (const outside of [
+      '/srv/deploy/210987654321/site',
+      '/srv/deploy/123456789012/../210987654321/site',
+      '/srv/deploy/1234567890123/site',
+      '/var/www',
+    ]) {
+      expect(deploy(outside)).toEqual([
+        [
+          'TargetDirectory',
+          'must lie under an allowed deploy root (SLUICE_DEPLOY_ROOTS: /srv/deploy/123456789012)',
+        ],
+      ]);
+    }
+  });
+
+  it('keeps local Git repositories under the Git roots; remote URLs stay allowed', () => {
+    const source = (url: string) => check('Source/Sluice/Git/1', { RepositoryUrl: url, BranchName: 'main' });
+    for (const fine of [
+      '/srv/git/app.git',
+      'file:///srv/git/app.git',
+      'https://git.example/app.git',
+      'ssh://git@git.example/app.git',
+      'git://git.example/app.git',
+      'git@git.example:team/app.git',
+    ]) {
+      expect(source(fine)).toEqual([]);
+    }
+    for (const local of ['/home/other/app.git', 'file:///srv/git/../secrets/app.git', '/srv/gitx/app.git']) {
+      expect(source(local)).toEqual([
+        ['RepositoryUrl', expect.stringContaining('outside the allowed Git roots')],
+      ]);
+    }
+    expect(source('file://server/srv/git/app.git')).toEqual([
+      ['RepositoryUrl', expect.stringContaining('without a host')],
+    ]);
+  });
+
+  it('lets Invoke/Pipeline name its target by ARN, in its own account only', () => {
+    const invoke = (name: string) => check('Invoke/Sluice/Pipeline/1', { PipelineName: name });
+    expect(invoke('arn:sluice:codepipeline:local:123456789012:deploy')).toEqual([]);
+    expect(invoke('arn:sluice:codepipeline:local:210987654321:deploy')).toEqual([
+      ['PipelineName', expect.stringContaining('must be a pipeline of this account')],
+    ]);
+  });
+});
