@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { GraphQLDateTime } from 'graphql-scalars';
 import { callerOf, loaderOf, type GraphQLContext } from '../graphql/context';
 import { Permission } from '../graphql/permission';
@@ -62,6 +62,8 @@ export function toActionExecution(a: ActionRow): ActionExecutionType {
     failureType: a.failure_type,
     startTime: a.started_at,
     lastUpdateTime: a.updated_at,
+    // Every write to an action execution changes its status, so its update time is that change.
+    lastStatusChange: a.updated_at,
     input: {
       actionTypeId: { category, owner, provider, version },
       configuration: a.configuration,
@@ -112,7 +114,7 @@ export class ExecutionResolver {
   @Permission.iam('codepipeline:StopPipelineExecution', pipelineArn)
   async stopPipelineExecution(
     @Arg('pipelineName', () => String) pipelineName: string,
-    @Arg('pipelineExecutionId', () => String) pipelineExecutionId: string,
+    @Arg('pipelineExecutionId', () => ID) pipelineExecutionId: string,
     @Arg('abandon', () => Boolean, { nullable: true }) abandon: boolean | undefined,
     @Arg('reason', () => String, { nullable: true }) reason: string | undefined,
     @Ctx() ctx: GraphQLContext,
@@ -132,7 +134,7 @@ export class ExecutionResolver {
   async retryStageExecution(
     @Arg('pipelineName', () => String) pipelineName: string,
     @Arg('stageName', () => String) stageName: string,
-    @Arg('pipelineExecutionId', () => String) pipelineExecutionId: string,
+    @Arg('pipelineExecutionId', () => ID) pipelineExecutionId: string,
     @Arg('retryMode', () => StageRetryModeEnum) retryMode: StageRetryModeEnum,
     @Ctx() ctx: GraphQLContext,
   ): Promise<PipelineExecutionType> {
@@ -151,7 +153,7 @@ export class ExecutionResolver {
   async rollbackStage(
     @Arg('pipelineName', () => String) pipelineName: string,
     @Arg('stageName', () => String) stageName: string,
-    @Arg('targetPipelineExecutionId', () => String) targetPipelineExecutionId: string,
+    @Arg('targetPipelineExecutionId', () => ID) targetPipelineExecutionId: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<PipelineExecutionType> {
     const caller = callerOf(ctx);
@@ -235,7 +237,7 @@ export class ExecutionResolver {
   @Permission.iam('codepipeline:GetPipelineExecution', pipelineArn)
   async pipelineExecution(
     @Arg('pipelineName', () => String) pipelineName: string,
-    @Arg('pipelineExecutionId', () => String) pipelineExecutionId: string,
+    @Arg('pipelineExecutionId', () => ID) pipelineExecutionId: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<PipelineExecutionType> {
     return toExecution(
@@ -327,7 +329,7 @@ export class ExecutionResolver {
   @Permission.iam('codepipeline:GetPipelineExecution', pipelineArn)
   async artifacts(
     @Arg('pipelineName', () => String) pipelineName: string,
-    @Arg('pipelineExecutionId', () => String) pipelineExecutionId: string,
+    @Arg('pipelineExecutionId', () => ID) pipelineExecutionId: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<ArtifactMetadataType[]> {
     const accountId = callerOf(ctx).accountId;

@@ -207,6 +207,9 @@ export class ActionExecutionType {
   @Field(() => GraphQLDateTime)
   lastUpdateTime: Date;
 
+  @Field(() => GraphQLDateTime, { description: 'When the status last changed' })
+  lastStatusChange: Date;
+
   @Field(() => ActionExecutionInputType)
   input: ActionExecutionInputType;
 

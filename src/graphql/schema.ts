@@ -1,7 +1,7 @@
 import type { GraphQLSchema } from 'graphql';
 import { AuditResolver } from '../audit/audit.resolver';
 import { ExecutionResolver } from '../executions/execution.resolver';
-import { buildSchema } from 'type-graphql';
+import { buildSchema, getMetadataStorage } from 'type-graphql';
 import { IdentityResolver } from '../iam/identity/identity.resolver';
 import { GroupsResolver, UsersResolver } from '../iam/identity/users.resolver';
 import { PoliciesResolver } from '../iam/policies/policies.resolver';
@@ -20,8 +20,19 @@ export const resolvers = [
   WebhookSecretResolver,
 ] as const;
 
+/**
+ * TypeScript runs a method's parameter decorators last to first, so type-graphql records its
+ * @Arg()s in reverse and would print `pipeline(version: Int, name: String!)`. A stable sort by
+ * parameter index puts each method's arguments in declaration order (they are grouped per
+ * method when the schema is built, so methods do not mix).
+ */
+function argumentsInDeclarationOrder(): void {
+  getMetadataStorage().params.sort((a, b) => a.index - b.index);
+}
+
 /** The whole schema, every root field behind its declared permission and audited. */
 export async function createSchema(): Promise<GraphQLSchema> {
+  argumentsInDeclarationOrder();
   // Validation is ours (typed domain errors listing every problem), not class-validator's.
   const schema = await buildSchema({ resolvers, validate: false, emitSchemaFile: false });
   return applyOperationLayer(schema);

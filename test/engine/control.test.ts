@@ -22,11 +22,11 @@ let account: TestAccount;
 let repo: GitRepo;
 let flags: string;
 
-const STOP = `mutation($p: String!, $e: String!, $abandon: Boolean, $r: String) {
+const STOP = `mutation($p: String!, $e: ID!, $abandon: Boolean, $r: String) {
   stopPipelineExecution(pipelineName: $p, pipelineExecutionId: $e, abandon: $abandon, reason: $r) { status } }`;
-const RETRY = `mutation($p: String!, $s: String!, $e: String!, $m: StageRetryMode!) {
+const RETRY = `mutation($p: String!, $s: String!, $e: ID!, $m: StageRetryMode!) {
   retryStageExecution(pipelineName: $p, stageName: $s, pipelineExecutionId: $e, retryMode: $m) { ${EXECUTION_FIELDS} } }`;
-const ROLLBACK = `mutation($p: String!, $s: String!, $t: String!) {
+const ROLLBACK = `mutation($p: String!, $s: String!, $t: ID!) {
   rollbackStage(pipelineName: $p, stageName: $s, targetPipelineExecutionId: $t) { ${EXECUTION_FIELDS} } }`;
 
 async function createAndSettle(

@@ -251,7 +251,7 @@ describe('a release pipeline runs for real', () => {
         downloadUrl: string;
       }[];
     }>(
-      `query($p: String!, $e: String!) { artifacts(pipelineName: $p, pipelineExecutionId: $e) { name sha256 sizeBytes producedBy downloadUrl } }`,
+      `query($p: String!, $e: ID!) { artifacts(pipelineName: $p, pipelineExecutionId: $e) { name sha256 sizeBytes producedBy downloadUrl } }`,
       { p: 'release', e: first.pipelineExecutionId },
     );
     expect(artifacts.map((a) => [a.name, a.producedBy])).toEqual([

@@ -11,20 +11,23 @@ afterAll(() => server?.stop());
 const JSON_TYPE = 'application/json';
 const GRAPHQL_RESPONSE = 'application/graphql-response+json';
 
-async function post(
-  accept: string | undefined,
-  body: unknown,
-): Promise<{
+interface Answer {
   status: number;
   type: string | null;
   body: { data?: unknown; errors?: { extensions?: { code?: string } }[] };
-}> {
+}
+
+async function post(accept: string | undefined, body: unknown): Promise<Answer> {
   const res = await fetch(server.url, {
     method: 'POST',
     headers: { 'content-type': JSON_TYPE, ...(accept ? { accept } : {}) },
     body: JSON.stringify(body),
   });
-  return { status: res.status, type: res.headers.get('content-type'), body: await res.json() };
+  return {
+    status: res.status,
+    type: res.headers.get('content-type'),
+    body: (await res.json()) as Answer['body'],
+  };
 }
 
 describe('GraphQL over HTTP, to the letter', () => {

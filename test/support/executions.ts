@@ -52,7 +52,7 @@ export async function eventually<T>(
 
 export async function execution(client: GraphQLClient, pipelineName: string, id: string): Promise<Execution> {
   const data = await client.ok<{ pipelineExecution: Execution }>(
-    `query($p: String!, $id: String!) { pipelineExecution(pipelineName: $p, pipelineExecutionId: $id) { ${EXECUTION_FIELDS} } }`,
+    `query($p: String!, $id: ID!) { pipelineExecution(pipelineName: $p, pipelineExecutionId: $id) { ${EXECUTION_FIELDS} } }`,
     { p: pipelineName, id },
   );
   return data.pipelineExecution;
