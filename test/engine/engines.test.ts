@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -19,7 +20,11 @@ let repo: GitRepo;
 
 beforeAll(async () => {
   a = await startTestServer();
-  b = await startTestServer({}, { databaseUrl: a.databaseUrl });
+  // One signing key for both, so each verifies the other's tokens (docs/audit.md, trusted keys).
+  b = await startTestServer(
+    { SLUICE_SIGNING_KEY_FILE: path.join(a.dataDir, 'signing-key.pem') },
+    { databaseUrl: a.databaseUrl },
+  );
   account = await newAccount(a, 'engines');
   repo = GitRepo.create({ 'app.txt': 'x\n' });
 });
