@@ -62,6 +62,9 @@ function sourceAndDeploy(name: string, repoUrl: string, target: string): Record<
   };
 }
 
+/** A local path outside the Git roots (it need not exist: it is refused before git runs). */
+const outsideRepo = '/srv/elsewhere/app.git';
+
 const deployRoot = (account: TestAccount) => path.join(server.dataDir, 'deployments', account.accountId);
 
 async function firstExecution(account: TestAccount, name: string): Promise<Execution> {
@@ -137,7 +140,7 @@ describe('Deploy/Directory targets', () => {
 
 describe('Source/Git local repositories', () => {
   it('refuses at createPipeline a local path or file:// URL outside the Git roots', async () => {
-    for (const url of [process.cwd(), `file://${process.cwd()}`]) {
+    for (const url of [outsideRepo, `file://${outsideRepo}`]) {
       const declaration = sourceAndDeploy('local', url, `${deployRoot(a)}/local`);
       const stages = declaration.stages as { actions: { configuration: Record<string, string> }[] }[];
       stages[0].actions[0].configuration.RepositoryUrl = url;
@@ -159,7 +162,7 @@ describe('Source/Git local repositories', () => {
       (await firstExecution(a, 'reader')).pipelineExecutionId,
       'SUCCEEDED',
     );
-    const run = await start(a.root, 'reader', [{ name: 'repo', value: process.cwd() }]);
+    const run = await start(a.root, 'reader', [{ name: 'repo', value: outsideRepo }]);
     await waitForStatus(a.root, 'reader', run.pipelineExecutionId, 'FAILED');
     const checkout = (await actionExecutions(a.root, 'reader', run.pipelineExecutionId)).find(
       (x) => x.actionName === 'Checkout',
@@ -167,7 +170,7 @@ describe('Source/Git local repositories', () => {
     expect(checkout).toMatchObject({
       status: 'FAILED',
       failureType: 'CONFIGURATION_ERROR',
-      summary: `RepositoryUrl ${process.cwd()} is a local repository outside the allowed Git roots (SLUICE_GIT_LOCAL_ROOTS: ${os.tmpdir()}, /srv/git); use a remote URL or a path under one of them`,
+      summary: `RepositoryUrl ${outsideRepo} is a local repository outside the allowed Git roots (SLUICE_GIT_LOCAL_ROOTS: ${os.tmpdir()}, /srv/git); use a remote URL or a path under one of them`,
     });
   });
 });

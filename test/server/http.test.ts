@@ -17,7 +17,8 @@ describe('HTTP surface', () => {
     expect(await (await fetch(`${base()}/healthz`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${base()}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready' });
+    // Other fields (the sandbox mode) are described by the tests of what they report.
+    expect(await ready.json()).toMatchObject({ status: 'ready' });
   });
 
   it('answers a bare { __typename } and introspection without a token (outside production)', async () => {

@@ -73,7 +73,7 @@ export function isWithin(outer: string, inner: string): boolean {
   return inner.startsWith(prefix);
 }
 
-async function realPathOfPossiblyMissing(absolute: string): Promise<string> {
+async function realPathOfPossiblyMissing(absolute: string, depth = 0): Promise<string> {
   const missing: string[] = [];
   let current = absolute;
   for (;;) {
@@ -82,6 +82,13 @@ async function realPathOfPossiblyMissing(absolute: string): Promise<string> {
       return missing.length ? path.join(real, ...missing.reverse()) : real;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      // A dangling symlink: where it would lead is what counts, not its own name.
+      const link = await fsp.readlink(current).catch(() => undefined);
+      if (link !== undefined) {
+        if (depth > 40) throw Object.assign(new Error(`too many symlinks at ${current}`), { code: 'ELOOP' });
+        const target = path.resolve(path.dirname(current), link);
+        return realPathOfPossiblyMissing(path.join(target, ...missing.reverse()), depth + 1);
+      }
       const parent = path.dirname(current);
       if (parent === current) return absolute;
       missing.push(path.basename(current));

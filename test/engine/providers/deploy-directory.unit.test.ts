@@ -140,7 +140,9 @@ describe('Directory deploy provider: deploy roots', () => {
     ];
     await fsp.mkdir(mine, { recursive: true });
     await fsp.symlink(path.dirname(theirs), path.join(mine, 'link'));
-    escapes.push(path.join(mine, 'link', 'site'));
+    // A dangling symlink counts by where it leads, too.
+    await fsp.symlink(path.join(path.dirname(theirs), 'not-yet'), path.join(mine, 'dangling'));
+    escapes.push(path.join(mine, 'link', 'site'), path.join(mine, 'dangling', 'site'));
     for (const target of escapes) {
       const failure = await provider.run((await deployJob(target, '1')).ctx).catch((e: unknown) => e);
       expect(failure).toMatchObject({

@@ -337,12 +337,19 @@ describe('local repositories', () => {
   it('reads local repositories only under the roots, whatever the spelling, "..", or a symlink', async () => {
     const dir = await tempDir('sluice-git-link-');
     cleanups.push(() => fs.promises.rm(dir, { recursive: true, force: true }));
-    // A real repository outside the temp root: this checkout.
-    const outside = path.resolve(process.cwd());
-    fs.symlinkSync(outside, path.join(dir, 'link'));
-    for (const url of [outside, `file://${outside}`, `${os.tmpdir()}/..${outside}`, path.join(dir, 'link')]) {
+    // Folders outside the temp root: a real one, and one a dangling symlink points to.
+    fs.symlinkSync('/etc', path.join(dir, 'link'));
+    fs.symlinkSync('/srv/elsewhere/app.git', path.join(dir, 'dangling'));
+    for (const url of [
+      '/srv/elsewhere/app.git',
+      'file:///srv/elsewhere/app.git',
+      `${os.tmpdir()}/../srv/elsewhere/app.git`,
+      path.join(dir, 'link'),
+      path.join(dir, 'link', 'sub'),
+      path.join(dir, 'dangling'),
+    ]) {
       const job = await gitJob({ RepositoryUrl: url, BranchName: 'main' });
-      await expect(provider.run(job.ctx)).rejects.toMatchObject({
+      await expect(provider.run(job.ctx), url).rejects.toMatchObject({
         type: 'CONFIGURATION_ERROR',
         message: expect.stringMatching(
           /is a local repository outside the allowed Git roots \(SLUICE_GIT_LOCAL_ROOTS: /,
