@@ -37,12 +37,6 @@ export interface Config {
   gitLocalRoots: string[];
   /** `host` or `host:port` Invoke/Webhook may call although they resolve to private addresses. */
   webhookAllowHosts: string[];
-  /** Folders Deploy/Directory may deploy under; `<account id>` is replaced per account. */
-  deployRoots: string[];
-  /** Folders Source/Git may read local repositories (paths, file://) from; none by default. */
-  gitLocalRoots: string[];
-  /** `host` or `host:port` Invoke/Webhook may call although they resolve to private addresses. */
-  webhookAllowHosts: string[];
 }
 
 export class ConfigError extends Error {
@@ -115,33 +109,6 @@ function hostList(env: Env, name: string): string[] {
   return items;
 }
 
-/** A comma-separated list of absolute paths; unset or empty: `fallback`. */
-function absolutePaths(env: Env, name: string, fallback: string[]): string[] {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const items = raw
-    .split(',')
-    .map((item) => item.trim())
-    .filter(Boolean);
-  const relative = items.find((item) => !path.isAbsolute(item));
-  if (relative !== undefined) throw new ConfigError(name, `must list absolute paths, got "${relative}"`);
-  return items.map((item) => path.normalize(item));
-}
-
-/** A comma-separated list of `host` or `host:port` (IPv6 in brackets), lower-cased. */
-function hostList(env: Env, name: string): string[] {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return [];
-  const items = raw
-    .split(',')
-    .map((item) => item.trim().toLowerCase())
-    .filter(Boolean);
-  const invalid = items.find((item) => !/^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/.test(item));
-  if (invalid !== undefined)
-    throw new ConfigError(name, `must list host or host:port items, got "${invalid}"`);
-  return items;
-}
-
 export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = env.DATABASE_URL || undefined;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -184,11 +151,6 @@ export function loadConfig(env: Env = process.env): Config {
     auditDigestSeconds: integer(env, 'SLUICE_AUDIT_DIGEST_SECONDS', 60, 1, 3600),
     auditRetentionDays: integer(env, 'SLUICE_AUDIT_RETENTION_DAYS', 365, 1, 36500),
     webhookSecret: env.SLUICE_WEBHOOK_SECRET || undefined,
-    deployRoots: absolutePaths(env, 'SLUICE_DEPLOY_ROOTS', [
-      path.join(path.resolve(env.SLUICE_DATA_DIR || '.sluice'), 'deployments', '<account id>'),
-    ]),
-    gitLocalRoots: absolutePaths(env, 'SLUICE_GIT_LOCAL_ROOTS', []),
-    webhookAllowHosts: hostList(env, 'SLUICE_WEBHOOK_ALLOW_HOSTS'),
     deployRoots: absolutePaths(env, 'SLUICE_DEPLOY_ROOTS', [
       path.join(path.resolve(env.SLUICE_DATA_DIR || '.sluice'), 'deployments', '<account id>'),
     ]),

@@ -6,10 +6,7 @@ import { DeclarationCache } from './engine/declaration-cache';
 import { Engine } from './engine/engine';
 import { ExecutionStarter } from './engine/execution-starter';
 import { PipelineAuthorPermission } from './engine/invoke-permission';
-import { PipelineAuthorPermission } from './engine/invoke-permission';
 import { PipelineReconciler } from './engine/pipeline-reconciler';
-import { TenantRoots } from './engine/providers/tenant-roots';
-import { loadWebhookServerKey, WebhookSecrets } from './engine/providers/webhook-secrets';
 import { TenantRoots } from './engine/providers/tenant-roots';
 import { loadWebhookServerKey, WebhookSecrets } from './engine/providers/webhook-secrets';
 import { ExecutionService } from './executions/execution.service';
@@ -140,9 +137,6 @@ export async function createServices(
     engine: new Engine(dataSource, reconciler, jobs, notifications, logger),
     artifacts,
     artifactLinks: new ArtifactLinks(dataSource, tokens, artifacts),
-    deployRoots,
-    gitLocalRoots,
-    webhookSecrets: new WebhookSecrets(loadWebhookServerKey(config.webhookSecret, config.dataDir)),
     deployRoots,
     gitLocalRoots,
     webhookSecrets: new WebhookSecrets(loadWebhookServerKey(config.webhookSecret, config.dataDir)),

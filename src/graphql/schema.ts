@@ -7,7 +7,6 @@ import { GroupsResolver, UsersResolver } from '../iam/identity/users.resolver';
 import { PoliciesResolver } from '../iam/policies/policies.resolver';
 import { PipelineResolver } from '../pipelines/pipeline.resolver';
 import { WebhookSecretResolver } from '../pipelines/webhook-secret.resolver';
-import { WebhookSecretResolver } from '../pipelines/webhook-secret.resolver';
 import { applyOperationLayer } from './operation-layer';
 
 export const resolvers = [

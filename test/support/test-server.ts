@@ -41,12 +41,6 @@ export async function startTestServer(
     SLUICE_DEPLOY_ROOTS: `${os.tmpdir()},/srv/www`,
     SLUICE_GIT_LOCAL_ROOTS: `${os.tmpdir()},/srv/git`,
     SLUICE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1,localhost,[::1]',
-    // Tests keep their repositories and deploy targets in temp folders (the fixtures name
-    // /srv/git and /srv/www, as the README's walk-through does) and call webhooks on
-    // 127.0.0.1; tests of the defaults pass '' to get them back.
-    SLUICE_DEPLOY_ROOTS: `${os.tmpdir()},/srv/www`,
-    SLUICE_GIT_LOCAL_ROOTS: `${os.tmpdir()},/srv/git`,
-    SLUICE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1,localhost,[::1]',
     ...env,
   });
   const app = await startApp(config, createLogger(config.logLevel));

@@ -3,8 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { GitExportCache } from './git-export-cache';
 import { checkRepositoryLocation } from './git-location';
-import { GitExportCache } from './git-export-cache';
-import { checkRepositoryLocation } from './git-location';
 import { truncateUtf8 } from './output-variables';
 import { ProcessAborted, ProcessTimedOut, runCaptured, safePath, formatDuration } from './process-group';
 import {
@@ -404,7 +402,7 @@ function unreachable(stderr: string, url: string): ActionFailure {
   );
 }
 
-export export function checkUrl(url: string | undefined): asserts url is string {
+export function checkUrl(url: string | undefined): asserts url is string {
   if (!url) throw new ActionFailure('CONFIGURATION_ERROR', 'RepositoryUrl is required');
   // An argument starting with "-" would be read by git as an option.
   if (url.startsWith('-'))
