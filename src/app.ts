@@ -94,6 +94,7 @@ export async function startApp(
         // A last digest, so the chain is sealed up to the final event.
         await services.auditSealer.stop();
         await notifications.close();
+        await services.identities.close();
         await db.close();
       },
     };

@@ -190,4 +190,34 @@ describe('one set of protections on every transport', () => {
     expect(events).toHaveLength(2);
     for (const event of events) expect(event.sourceIpAddress).toBe('127.0.0.1');
   });
+
+  it('runs a mutation over WebSocket as one audited unit of work, as over HTTP', async () => {
+    const create = 'mutation($u: String!) { createUser(userName: $u) { userName } }';
+    const denied = await wsRequest(
+      dev.url,
+      { query: create, variables: { u: 'made-by-nobody' } },
+      nobody.token,
+    );
+    expect(denied.errors?.[0].extensions?.code).toBe('ACCESS_DENIED');
+    const made = await wsRequest(
+      dev.url,
+      { query: create, variables: { u: 'made-over-ws' } },
+      account.root.token,
+    );
+    expect(made.data).toEqual({ createUser: { userName: 'made-over-ws' } });
+    const { auditEvents } = await account.root.ok<{
+      auditEvents: {
+        nodes: { readOnly: boolean; errorCode: string | null; requestParameters: { userName: string } }[];
+      };
+    }>(
+      `{ auditEvents(filter: { eventName: "CreateUser" }, first: 10) { nodes { readOnly errorCode requestParameters } } }`,
+    );
+    const byUser = new Map(auditEvents.nodes.map((e) => [e.requestParameters.userName, e]));
+    expect(byUser.get('made-by-nobody')).toMatchObject({ readOnly: false, errorCode: 'ACCESS_DENIED' });
+    expect(byUser.get('made-over-ws')).toMatchObject({ readOnly: false, errorCode: null });
+    await account.root.fails('{ user(userName: "made-by-nobody") { userName } }', undefined, 'NOT_FOUND');
+    expect(await account.root.ok('{ user(userName: "made-over-ws") { userName } }')).toEqual({
+      user: { userName: 'made-over-ws' },
+    });
+  });
 });

@@ -9,15 +9,7 @@ import { AccountEntity } from './account.entity';
 import { GroupEntity, GroupMemberEntity } from './group.entity';
 import { InvalidAccessKeyError, SignInFailedError } from './identity.errors';
 import type { Principal } from './principal';
-import {
-  decoyHash,
-  generatePassword,
-  hashSecret,
-  newId,
-  newSecretAccessKey,
-  passwordProblem,
-  verifySecret,
-} from './secrets';
+import { generatePassword, newId, newSecretAccessKey, passwordProblem, SecretHasher } from './secrets';
 import { ADDRESS_RULE, USER_RULE, type SignInThrottle, type ThrottleKey } from './sign-in-throttle';
 import { UserEntity } from './user.entity';
 import type { Db } from '../../platform/db/unit-of-work';
@@ -29,6 +21,22 @@ const NAME_PATTERN = /^[\w+=,.@-]{1,64}$/;
 const ACCESS_KEYS_PER_USER = 2;
 
 export type SignedInPrincipal = Omit<Principal, 'sessionId'>;
+
+type RehashTarget = 'root' | 'user' | 'accessKey';
+
+/** Compare-and-set of a stored hash: $1 the new hash, $2 the verified one, then the row's key. */
+const REHASH: Record<RehashTarget, string> = {
+  root: 'UPDATE accounts SET root_password_hash = $1 WHERE root_password_hash = $2 AND id = $3',
+  user: 'UPDATE users SET password_hash = $1 WHERE password_hash = $2 AND account_id = $3 AND id = $4',
+  accessKey: 'UPDATE access_keys SET secret_hash = $1 WHERE secret_hash = $2 AND account_id = $3 AND id = $4',
+};
+
+interface SignInTarget {
+  hash: string | null;
+  principal: SignedInPrincipal;
+  /** Stores a new hash of the same password, made at today's cost. */
+  rehash: (hash: string) => Promise<void>;
+}
 
 export interface CreatedAccount {
   accountId: string;
@@ -57,7 +65,13 @@ export class IdentityService {
     private readonly db: Db,
     private readonly changes: IamChanges,
     private readonly throttle: SignInThrottle,
+    private readonly hasher: SecretHasher = new SecretHasher(),
   ) {}
+
+  /** Closes the sign-in throttle's connections (on shutdown). */
+  async close(): Promise<void> {
+    await this.throttle.close();
+  }
 
   // ---- signing in -------------------------------------------------------------------------
 
@@ -71,14 +85,16 @@ export class IdentityService {
       { key: `user:${accountId}:${userName.toLowerCase()}`, rule: USER_RULE },
       { key: `ip:${sourceIp}`, rule: ADDRESS_RULE },
     ];
-    await this.throttle.check(keys);
+    // Counted as a failure before the slow check; credited back below when it succeeds.
+    await this.throttle.begin(keys);
     const found = await this.findSignInTarget(accountId, userName);
-    const ok = await verifySecret(password, found?.hash ?? (await decoyHash()));
-    if (!found || !found.hash || !ok) {
-      await this.throttle.recordFailure(keys);
-      throw new SignInFailedError();
-    }
-    await this.throttle.recordSuccess(keys[0].key);
+    const { ok, outdated } = await this.hasher.verify(
+      password,
+      found?.hash ?? (await this.hasher.decoyHash()),
+    );
+    if (!found || !found.hash || !ok) throw new SignInFailedError();
+    await this.throttle.succeeded(keys);
+    if (outdated) await found.rehash(await this.hasher.hash(password));
     return found.principal;
   }
 
@@ -91,27 +107,32 @@ export class IdentityService {
       { key: `akid:${accessKeyId}`, rule: USER_RULE },
       { key: `ip:${sourceIp}`, rule: ADDRESS_RULE },
     ];
-    await this.throttle.check(keys);
+    await this.throttle.begin(keys);
     const key = await this.db.manager.getRepository(AccessKeyEntity).findOneBy({ id: accessKeyId });
-    const ok = await verifySecret(secret, key?.secretHash ?? (await decoyHash()));
+    const { ok, outdated } = await this.hasher.verify(
+      secret,
+      key?.secretHash ?? (await this.hasher.decoyHash()),
+    );
     const user =
       key && ok
         ? await this.db.manager
             .getRepository(UserEntity)
             .findOneBy({ accountId: key.accountId, id: key.userId })
         : null;
-    if (!key || !user) {
-      await this.throttle.recordFailure(keys);
-      throw new InvalidAccessKeyError();
+    if (!key || !user) throw new InvalidAccessKeyError();
+    await this.throttle.succeeded(keys);
+    if (outdated) {
+      await this.storeRehash(
+        'accessKey',
+        [key.accountId, key.id],
+        key.secretHash,
+        await this.hasher.hash(secret),
+      );
     }
-    await this.throttle.recordSuccess(keys[0].key);
     return { ...userPrincipal(user), accessKeyId: key.id };
   }
 
-  private async findSignInTarget(
-    accountId: string,
-    userName: string,
-  ): Promise<{ hash: string | null; principal: SignedInPrincipal } | undefined> {
+  private async findSignInTarget(accountId: string, userName: string): Promise<SignInTarget | undefined> {
     if (!/^\d{12}$/.test(accountId)) return undefined;
     if (userName === ROOT_USER_NAME) {
       const account = await this.db.manager.getRepository(AccountEntity).findOneBy({ id: accountId });
@@ -119,10 +140,31 @@ export class IdentityService {
       return {
         hash: account.rootPasswordHash,
         principal: { type: 'ROOT', arn: arn.root(accountId), accountId, userName: ROOT_USER_NAME },
+        rehash: (hash) => this.storeRehash('root', [accountId], account.rootPasswordHash, hash),
       };
     }
     const user = await this.findUser(this.db.manager, accountId, userName);
-    return user ? { hash: user.passwordHash, principal: userPrincipal(user) } : undefined;
+    if (!user) return undefined;
+    return {
+      hash: user.passwordHash,
+      principal: userPrincipal(user),
+      rehash: async (hash) => {
+        if (user.passwordHash) await this.storeRehash('user', [accountId, user.id], user.passwordHash, hash);
+      },
+    };
+  }
+
+  /**
+   * Replaces a hash made at a lower cost with `hash` (same secret, today's cost), unless the
+   * secret changed meanwhile: the row must still hold the hash that was verified.
+   */
+  private async storeRehash(
+    target: RehashTarget,
+    key: string[],
+    verified: string,
+    hash: string,
+  ): Promise<void> {
+    await this.db.manager.query(REHASH[target], [hash, verified, ...key]);
   }
 
   /** Is the principal behind a token still there? (deleted users and keys stop working) */
@@ -151,7 +193,7 @@ export class IdentityService {
     const password = rootPassword ?? generatePassword();
     const problem = passwordProblem(password);
     if (problem) throw BadInputError.of('Account', [{ path: 'rootPassword', message: problem }]);
-    const hash = await hashSecret(password);
+    const hash = await this.hasher.hash(password);
     const repo = this.db.manager.getRepository(AccountEntity);
     for (let attempt = 0; attempt < 5; attempt++) {
       const id = String(randomInt(1, 1_000_000_000_000)).padStart(12, '0');
@@ -176,7 +218,7 @@ export class IdentityService {
         id: PLATFORM_ACCOUNT_ID,
         name: 'platform',
         // The platform root is not meant for signing in: its password is random and never shown.
-        rootPasswordHash: await hashSecret(generatePassword()),
+        rootPasswordHash: await this.hasher.hash(generatePassword()),
       });
       const admin = await this.insertUser(tx, PLATFORM_ACCOUNT_ID, 'admin', password);
       await tx.getRepository(PolicyAttachmentEntity).insert({
@@ -220,7 +262,7 @@ export class IdentityService {
       accountId,
       id: newId('AIDA'),
       name: userName,
-      passwordHash: password === undefined ? null : await hashSecret(password),
+      passwordHash: password === undefined ? null : await this.hasher.hash(password),
     });
     return tx.getRepository(UserEntity).save(user);
   }
@@ -262,7 +304,7 @@ export class IdentityService {
 
   async createAccessKey(accountId: string, userName: string): Promise<CreatedAccessKey> {
     const secretAccessKey = newSecretAccessKey();
-    const secretHash = await hashSecret(secretAccessKey);
+    const secretHash = await this.hasher.hash(secretAccessKey);
     return this.changes.write(accountId, async (tx) => {
       const user = await this.requireUser(tx, accountId, userName);
       const count = await tx.getRepository(AccessKeyEntity).countBy({ accountId, userId: user.id });
