@@ -29,6 +29,8 @@ export interface Config {
   auditRetentionDays: number;
   /** How long a claimed job stays a worker's without a heartbeat. */
   jobLeaseSeconds: number;
+  /** log2 of scrypt's N for password and secret-key hashes (17: OWASP's recommendation). */
+  scryptLogN: number;
   /** Key Invoke/Webhook actions sign requests with; generated into the data folder when unset. */
   webhookSecret: string | undefined;
   /** Folders Deploy/Directory may deploy under; `<account id>` is replaced per account. */
@@ -157,5 +159,6 @@ export function loadConfig(env: Env = process.env): Config {
     gitLocalRoots: absolutePaths(env, 'SLUICE_GIT_LOCAL_ROOTS', []),
     webhookAllowHosts: hostList(env, 'SLUICE_WEBHOOK_ALLOW_HOSTS'),
     jobLeaseSeconds: integer(env, 'SLUICE_JOB_LEASE_SECONDS', 60, 3, 3600),
+    scryptLogN: integer(env, 'SLUICE_SCRYPT_LOG_N', 17, 14, 20),
   };
 }

@@ -22,6 +22,7 @@ import { Authorizer } from './iam/authorizer';
 import { IamChanges } from './iam/iam-changes';
 import { iamNamesOf, type IamNames } from './iam/iam-names';
 import { IdentityService } from './iam/identity/identity.service';
+import { SecretHasher } from './iam/identity/secrets';
 import { SessionResolver } from './iam/identity/session-resolver';
 import { SignInThrottle } from './iam/identity/sign-in-throttle';
 import { TokenService } from './iam/identity/token.service';
@@ -72,7 +73,12 @@ export async function createServices(
 ): Promise<Services> {
   const db = new Db(dataSource);
   const changes = new IamChanges(db, notifications);
-  const identities = new IdentityService(db, changes, new SignInThrottle(dataSource));
+  const identities = new IdentityService(
+    db,
+    changes,
+    new SignInThrottle(dataSource),
+    new SecretHasher(config.scryptLogN),
+  );
   const policies = new PolicyService(db, changes, identities);
   const iamNames = iamNamesOf(db, identities, policies);
   const authorizer = new Authorizer(policies, changes);

@@ -35,6 +35,9 @@ export async function startTestServer(
     SLUICE_ADMIN_PASSWORD: ADMIN_PASSWORD,
     NODE_ENV: 'test',
     SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'silent',
+    // The suite creates many users: hash at scrypt's floor cost (the default, 2^17, costs
+    // ~0.4 s of CPU per hash). test/iam/secrets.test.ts proves the default and the upgrade.
+    SLUICE_SCRYPT_LOG_N: '14',
     // Tests keep their repositories and deploy targets in temp folders (the fixtures name
     // /srv/git and /srv/www, as the README's walk-through does) and call webhooks on
     // 127.0.0.1; tests of the defaults pass '' to get them back.
