@@ -1,10 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Config } from './config';
+import { type Config, ConfigError } from './config';
+import { type SandboxFacts, SandboxHost, SandboxSetupError } from './engine/sandbox/sandbox-host';
 import { createBuiltInProviders } from './engine/providers/registry';
 import { EmbeddedWorker } from './jobs/embedded-worker';
 import { openDatabase } from './platform/db/database';
 import { Notifications } from './platform/db/notifications';
+import { secureDataFolder } from './platform/data-folder';
 import type { Logger } from './platform/logger';
 import { createHttpServer } from './server';
 import { createServices, type Services } from './services';
@@ -36,6 +38,24 @@ function announceAdminPassword(config: Config, password: string, generated: bool
 export interface AppOptions {
   /** Run built-in actions in this process (`sluice serve`); off with --no-worker. */
   embeddedWorker: boolean;
+  /** What sandbox detection sees (tests use it to reach the modes this machine does not offer). */
+  sandboxFacts?: Partial<SandboxFacts>;
+}
+
+/** SLUICE_SANDBOX resolved on this machine; a setting that cannot work stops start-up. */
+async function createSandbox(config: Config, facts: Partial<SandboxFacts> | undefined): Promise<SandboxHost> {
+  try {
+    return await SandboxHost.create({
+      setting: config.sandbox.setting,
+      uidBase: config.sandbox.uidBase,
+      slots: Math.max(1, config.workerConcurrency),
+      workRoot: config.workDir,
+      facts,
+    });
+  } catch (error) {
+    if (error instanceof SandboxSetupError) throw new ConfigError(error.variable, error.message);
+    throw error;
+  }
 }
 
 /**
@@ -47,6 +67,14 @@ export async function startApp(
   logger: Logger,
   options: AppOptions = { embeddedWorker: true },
 ): Promise<RunningApp> {
+  secureDataFolder(config.dataDir);
+  const sandbox = await createSandbox(config, options.sandboxFacts);
+  const sandboxLog = { sandbox: sandbox.mode, reason: sandbox.reason, workDir: config.workDir };
+  if (sandbox.mode === 'unavailable')
+    logger.warn(sandboxLog, 'no sandbox: shell and local-git actions will fail');
+  else if (sandbox.mode === 'none')
+    logger.warn(sandboxLog, 'sandbox off: jobs run unconfined as the server user');
+  else logger.info(sandboxLog, `sandbox: ${sandbox.mode}`);
   const db = await openDatabase(config, logger, { migrate: true, poolSize: config.dbPoolSize });
   const notifications = new Notifications(db.url, logger);
   try {
@@ -54,7 +82,7 @@ export async function startApp(
     const services = await createServices(config, db.dataSource, notifications, logger);
     const adminPassword = await services.identities.bootstrapPlatform(config.adminPassword);
     if (adminPassword) announceAdminPassword(config, adminPassword, !config.adminPassword, logger);
-    const http = await createHttpServer(services, logger);
+    const http = await createHttpServer(services, logger, { sandbox: sandbox.mode });
     const port = await http.listen(config.port, config.host);
     services.auditSealer.start();
     services.auditRetention.start();
@@ -72,7 +100,7 @@ export async function startApp(
             }),
             artifacts: services.artifacts,
             notifications,
-            workDir: path.join(config.dataDir, 'work'),
+            sandbox,
             concurrency: config.workerConcurrency,
             logger,
             limits: { maxLogBytes: 10 * 1024 * 1024, maxArtifactBytes: 5 * 1024 ** 3 },

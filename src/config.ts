@@ -1,4 +1,6 @@
 import path from 'node:path';
+import type { SandboxSetting } from './engine/sandbox/job-sandbox';
+import { derivedUidBase, uidBaseMax, uidBaseMin } from './engine/sandbox/slot-uids';
 
 /** Typed, validated configuration read once from the environment (DESIGN §2). */
 export interface Config {
@@ -33,6 +35,10 @@ export interface Config {
   scryptLogN: number;
   /** Key Invoke/Webhook actions sign requests with; generated into the data folder when unset. */
   webhookSecret: string | undefined;
+  /** How job processes are isolated (SLUICE_SANDBOX) and, as root, the first slot uid. */
+  sandbox: { setting: SandboxSetting; uidBase: number };
+  /** Job folders: outside the 0700 data folder, so slot uids can reach their own. */
+  workDir: string;
   /** Folders Deploy/Directory may deploy under; `<account id>` is replaced per account. */
   deployRoots: string[];
   /** Folders Source/Git may read local repositories (paths, file://) from; none by default. */
@@ -160,5 +166,35 @@ export function loadConfig(env: Env = process.env): Config {
     webhookAllowHosts: hostList(env, 'SLUICE_WEBHOOK_ALLOW_HOSTS'),
     jobLeaseSeconds: integer(env, 'SLUICE_JOB_LEASE_SECONDS', 60, 3, 3600),
     scryptLogN: integer(env, 'SLUICE_SCRYPT_LOG_N', 17, 14, 20),
+    sandbox: {
+      setting: oneOf(env, 'SLUICE_SANDBOX', ['auto', 'bwrap', 'uid', 'none'] as const, 'auto'),
+      uidBase: integer(
+        env,
+        'SLUICE_SANDBOX_UID_BASE',
+        derivedUidBase(path.resolve(env.SLUICE_DATA_DIR || '.sluice')),
+        uidBaseMin,
+        uidBaseMax,
+      ),
+    },
+    workDir: path.resolve(env.SLUICE_WORK_DIR || `${path.resolve(env.SLUICE_DATA_DIR || '.sluice')}-work`),
   };
+}
+
+/** Variables holding secrets: read once, then gone from the environment (see forgetSecrets). */
+export const secretVariables = [
+  'DATABASE_URL',
+  'SLUICE_ADMIN_PASSWORD',
+  'SLUICE_WEBHOOK_SECRET',
+  'SLUICE_SECRET_ACCESS_KEY',
+  'TEST_DATABASE_URL',
+] as const;
+
+/**
+ * Deletes the secret variables from `env` once the configuration holds them, so no child
+ * process inherits them (the embedded PostgreSQL, git, anything a library spawns).
+ * /proc/<pid>/environ keeps showing what the process started with: jobs cannot read it
+ * (another uid, or a /proc of their own), and nothing else should run as the server's user.
+ */
+export function forgetSecrets(env: Record<string, string | undefined> = process.env): void {
+  for (const name of secretVariables) delete env[name];
 }

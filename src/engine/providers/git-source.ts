@@ -2,7 +2,8 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { GitExportCache } from './git-export-cache';
-import { checkRepositoryLocation } from './git-location';
+import { checkRepositoryLocation, localRepositoryPath } from './git-location';
+import type { JobSandbox } from '../sandbox/job-sandbox';
 import { truncateUtf8 } from './output-variables';
 import { ProcessAborted, ProcessTimedOut, runCaptured, safePath, formatDuration } from './process-group';
 import {
@@ -99,10 +100,18 @@ export class GitSourceProvider implements ActionProvider {
     const url = ctx.configuration.RepositoryUrl;
     const revision = ctx.configuration.Revision?.trim();
     if (!revision) {
-      return resolveBranchHead(url, ctx.configuration.BranchName, ctx.signal, { timeoutMs: ctx.timeoutMs });
+      return resolveBranchHead(url, ctx.configuration.BranchName, ctx.signal, {
+        timeoutMs: ctx.timeoutMs,
+        sandbox: ctx.sandbox,
+        workDir: ctx.workDir,
+      });
     }
     if (!/^[0-9a-f]{40}$/.test(revision)) return undefined;
-    const tips = await remoteRefTips(url, ctx.signal, { timeoutMs: ctx.timeoutMs });
+    const tips = await remoteRefTips(url, ctx.signal, {
+      timeoutMs: ctx.timeoutMs,
+      sandbox: ctx.sandbox,
+      workDir: ctx.workDir,
+    });
     return tips.has(revision) ? revision : undefined;
   }
 
@@ -126,8 +135,9 @@ export class GitSourceProvider implements ActionProvider {
     if (!outputName) throw new ActionFailure('CONFIGURATION_ERROR', 'A Git source needs one output artifact');
     const outDir = path.join(ctx.outputDir, outputName);
     await fsp.mkdir(outDir, { recursive: true });
+    await ctx.sandbox.handOver(outDir);
 
-    const git = new Git(ctx.workDir, Date.now() + ctx.timeoutMs, ctx.signal, ctx.timeoutMs, url);
+    const git = new Git(ctx.workDir, Date.now() + ctx.timeoutMs, ctx.signal, ctx.timeoutMs, url, ctx.sandbox);
     const shown = redactUrl(url);
     ctx.log(`Fetching ${revision ? `commit ${revision} of ` : ''}branch ${branch} from ${shown}\n`);
 
@@ -207,14 +217,21 @@ export async function resolveBranchHead(
   url: string,
   branch: string,
   signal?: AbortSignal,
-  options: { timeoutMs?: number } = {},
+  options: GitRunOptions = {},
 ): Promise<string> {
   checkUrl(url);
   checkBranch(branch);
   const timeoutMs = options.timeoutMs ?? defaultResolveTimeoutMs;
-  const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'sluice-git-'));
+  const home = await gitHome(options);
   try {
-    const git = new Git(home, Date.now() + timeoutMs, signal ?? new AbortController().signal, timeoutMs, url);
+    const git = new Git(
+      home,
+      Date.now() + timeoutMs,
+      signal ?? new AbortController().signal,
+      timeoutMs,
+      url,
+      options.sandbox,
+    );
     const ref = `refs/heads/${branch}`;
     const listed = await git.tryRun(['ls-remote', '--heads', '--', url, ref]);
     if (listed.code !== 0) throw unreachable(listed.stderr, url);
@@ -232,13 +249,20 @@ export async function resolveBranchHead(
 export async function remoteRefTips(
   url: string,
   signal?: AbortSignal,
-  options: { timeoutMs?: number } = {},
+  options: GitRunOptions = {},
 ): Promise<Set<string>> {
   checkUrl(url);
   const timeoutMs = options.timeoutMs ?? defaultResolveTimeoutMs;
-  const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'sluice-git-'));
+  const home = await gitHome(options);
   try {
-    const git = new Git(home, Date.now() + timeoutMs, signal ?? new AbortController().signal, timeoutMs, url);
+    const git = new Git(
+      home,
+      Date.now() + timeoutMs,
+      signal ?? new AbortController().signal,
+      timeoutMs,
+      url,
+      options.sandbox,
+    );
     const listed = await git.tryRun(['ls-remote', '--', url]);
     if (listed.code !== 0) throw unreachable(listed.stderr, url);
     return new Set(
@@ -316,9 +340,30 @@ async function fetchRevision(
   return found.stdout.trim();
 }
 
-/** Runs git with a deadline, a stop signal and the scrubbed environment; messages name the URL safely. */
+export interface GitRunOptions {
+  timeoutMs?: number;
+  /** The job's sandbox, which git then runs in; `workDir` is the job's folder to use as HOME. */
+  sandbox?: JobSandbox;
+  workDir?: string;
+}
+
+/** An empty HOME for one git run: in the job's own folder when it has one (the sandbox sees only that). */
+async function gitHome(options: GitRunOptions): Promise<string> {
+  const home = await fsp.mkdtemp(
+    path.join(options.workDir ?? os.tmpdir(), options.workDir ? '.git-home-' : 'sluice-git-'),
+  );
+  await options.sandbox?.handOver(home);
+  return home;
+}
+
+/**
+ * Runs git with a deadline, a stop signal and the scrubbed environment, in the job's sandbox
+ * (a local repository is shown to it read-only; without a sandbox, reading one is refused);
+ * messages name the URL safely.
+ */
 class Git {
   private readonly env: Record<string, string>;
+  private readonly localRepository: string | undefined;
 
   constructor(
     private readonly cwd: string,
@@ -326,7 +371,13 @@ class Git {
     private readonly signal: AbortSignal,
     private readonly timeoutMs: number,
     private readonly url: string,
+    private readonly sandbox?: JobSandbox,
   ) {
+    try {
+      this.localRepository = localRepositoryPath(url);
+    } catch {
+      this.localRepository = undefined;
+    }
     this.env = {
       PATH: safePath,
       HOME: cwd,
@@ -342,12 +393,17 @@ class Git {
   }
 
   async tryRun(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    // A local repository's hooks and config are the tenant's: git must not read them unconfined.
+    if (this.localRepository !== undefined) this.sandbox?.require('A Git source reading a local repository');
+    await this.trustLocalRepository();
     try {
       const result = await runCaptured('git', args, {
         cwd: this.cwd,
         env: this.env,
         deadline: this.deadline,
         signal: this.signal,
+        sandbox: this.sandbox,
+        readable: this.localRepository === undefined ? [] : [this.localRepository],
       });
       return { code: result.status.code, stdout: result.stdout.toString('utf8'), stderr: result.stderr };
     } catch (error) {
@@ -360,6 +416,19 @@ class Git {
       if (error instanceof ProcessAborted) throw new ActionFailure('JOB_FAILED', 'Stopped');
       throw error;
     }
+  }
+
+  /**
+   * Run as a slot uid, git refuses a repository another user owns ("dubious ownership"), and
+   * git 2.39 takes `safe.directory` only from system or global config: a global config of
+   * our own says so. Reading that repository, confined, is what the sandbox is for.
+   */
+  private async trustLocalRepository(): Promise<void> {
+    if (this.localRepository === undefined || this.env.GIT_CONFIG_GLOBAL !== '/dev/null') return;
+    const file = path.join(this.cwd, '.sluice-gitconfig');
+    await fsp.rm(file, { force: true });
+    await fsp.writeFile(file, '[safe]\n\tdirectory = *\n', { flag: 'wx', mode: 0o644 });
+    this.env.GIT_CONFIG_GLOBAL = file;
   }
 
   async run(args: string[]): Promise<void> {

@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { JobSandbox } from '../sandbox/job-sandbox';
 
 /**
  * Child processes that can be stopped as a whole: each one leads its own process group
  * (`detached: true`), so a timeout or a stop reaches everything it started (`cmd &`, pipes,
  * subshells), not only the direct child. A process that calls `setsid` leaves the group;
- * only a container or cgroup would catch those.
+ * the job's sandbox catches those (a pid namespace that ends with its leader, or a slot uid
+ * whose every process is killed: `JobSandbox.killAll`).
  */
 
 /** What a provider's children may see: never the server's own environment. */
@@ -22,6 +24,10 @@ export interface SpawnGroupOptions {
   env: Record<string, string>;
   /** Receives stdout and stderr as they arrive; both pipes are always drained. */
   onOutput?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
+  /** Where the process runs: a job's processes always get their job's sandbox. */
+  sandbox?: JobSandbox;
+  /** Paths outside the job's own folders the process may read (e.g. a local repository). */
+  readable?: readonly string[];
 }
 
 export interface ProcessGroup {
@@ -46,11 +52,18 @@ export function spawnGroup(
   args: readonly string[],
   options: SpawnGroupOptions,
 ): ProcessGroup {
-  const child = spawn(command, args, {
+  const spec = options.sandbox?.wrap(command, args, { cwd: options.cwd, readable: options.readable }) ?? {
+    command,
+    args: [...args],
     cwd: options.cwd,
+  };
+  const child = spawn(spec.command, spec.args, {
+    cwd: spec.cwd,
     env: options.env,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
+    uid: spec.uid,
+    gid: spec.gid,
   });
   const onOutput = options.onOutput;
   child.stdout.on('data', (chunk: Buffer) => onOutput?.(chunk, 'stdout'));
@@ -193,6 +206,8 @@ export async function runCaptured(
     deadline: number;
     signal: AbortSignal;
     maxOutputBytes?: number;
+    sandbox?: JobSandbox;
+    readable?: readonly string[];
   },
 ): Promise<CapturedRun> {
   const max = options.maxOutputBytes ?? 16 * 1024 * 1024;
@@ -203,6 +218,8 @@ export async function runCaptured(
   const group = spawnGroup(command, args, {
     cwd: options.cwd,
     env: options.env,
+    sandbox: options.sandbox,
+    readable: options.readable,
     onOutput: (chunk, stream) => {
       if (stream === 'stdout' && outBytes < max) {
         out.push(chunk);

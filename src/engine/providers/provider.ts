@@ -1,3 +1,5 @@
+import type { JobSandbox } from '../sandbox/job-sandbox';
+
 /**
  * The seam between the engine's job runner and the code that performs one kind of action.
  * A provider gets everything it needs in an ActionJobContext and knows nothing of the
@@ -52,8 +54,23 @@ export interface ActionJobContext {
   inputArtifacts: InputArtifactDir[];
   /** Names of the outputs the action must produce, in declaration order. */
   outputArtifactNames: string[];
-  /** A fresh, empty directory for this attempt only; removed afterwards. */
+  /** A fresh, empty directory for this attempt only, the job's to write; removed afterwards. */
   workDir: string;
+  /**
+   * The server's folder for files it writes for the job (scripts): the job's processes may
+   * read it but not change it.
+   */
+  controlDir: string;
+  /**
+   * Where the job's processes leave files for the provider to read back (saved state). They
+   * can put anything there, symlinks included: read it with `readJobFile` only.
+   */
+  reportDir: string;
+  /**
+   * Every process the provider starts for the job runs in it (`spawnGroup`/`runCaptured`'s
+   * `sandbox`); files the server puts in the job's folders are handed over with it.
+   */
+  sandbox: JobSandbox;
   /**
    * Where outputs go: the provider creates `${outputDir}/${name}/` for each output artifact
    * name and fills it; the runner packs and stores them.

@@ -3,6 +3,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as delay } from 'node:timers/promises';
+import { readJobFile, staysInside } from '../sandbox/job-files';
 import { type ArtifactSpec, type BuildSpec, parseBuildSpec, type PhaseName, phaseNames } from './buildspec';
 import { listFiles, selectPaths } from './glob';
 import { checkOutputVariables } from './output-variables';
@@ -23,7 +24,14 @@ import {
  *   src/    the primary input, copied; the working directory and SLUICE_SRC_DIR
  *   home/   HOME, so tool caches (~/.npm, ~/.cache) stay out of `src/` and of artifacts
  *   tmp/    TMPDIR
- *   state/  the phase scripts and what each phase leaves behind (environment, directory)
+ * The phase scripts go in `controlDir` (the job reads them, cannot change them); what each
+ * phase leaves behind (environment, directory, current command) goes in `reportDir`, read
+ * back without following symlinks: the job's processes could put anything there.
+ *
+ * Sandbox: every phase runs in the job's sandbox (its own uid, or a bubblewrap sandbox; see
+ * src/engine/sandbox), and without one the action fails with CONFIGURATION_ERROR unless
+ * SLUICE_SANDBOX=none. With bubblewrap each phase is its own sandbox, so processes a phase
+ * leaves in the background end with that phase; otherwise they end with the action.
  * Secondary inputs stay where the runner unpacked them: SLUICE_SRC_DIR_<name>, the name with
  * characters other than letters, digits and `_` turned into `_` (artifact names may hold
  * `-`, which `sh` cannot carry in a variable name and drops from the environment).
@@ -136,7 +144,6 @@ class ShellRun {
   private readonly srcDir: string;
   private readonly homeDir: string;
   private readonly tmpDir: string;
-  private readonly stateDir: string;
   private readonly groups: ProcessGroup[] = [];
 
   constructor(private readonly ctx: ActionJobContext) {
@@ -145,7 +152,6 @@ class ShellRun {
     this.srcDir = path.join(ctx.workDir, 'src');
     this.homeDir = path.join(ctx.workDir, 'home');
     this.tmpDir = path.join(ctx.workDir, 'tmp');
-    this.stateDir = path.join(ctx.workDir, 'state');
   }
 
   async run(): Promise<ActionResult> {
@@ -161,20 +167,25 @@ class ShellRun {
   /** Whatever a phase left running in the background does not outlive the commands. */
   private async stopBackgroundProcesses(): Promise<void> {
     await Promise.all(this.groups.map((group) => group.terminate()));
+    // Also what left the process group (setsid, double forks), before the server reads what
+    // the job wrote: nothing of the job may change a file while the server looks at it.
+    await this.ctx.sandbox.killAll();
     await Promise.race([Promise.all(this.groups.map((group) => group.closed)), delay(pipeDrainMs)]);
   }
 
   private async runPlan(): Promise<ActionResult> {
     const { ctx } = this;
     if (ctx.signal.aborted) throw this.stopped('before it started');
+    ctx.sandbox.require('Shell actions (they run the commands of a tenant)');
     const config = ctx.configuration;
     const primary = this.primaryInput();
     const extraVariables = parseEnvironmentVariables(config.EnvironmentVariables);
 
-    for (const dir of [this.srcDir, this.homeDir, this.tmpDir, this.stateDir]) {
+    for (const dir of [this.srcDir, this.homeDir, this.tmpDir]) {
       await fsp.mkdir(dir, { recursive: true });
     }
     if (primary) await fsp.cp(primary.path, this.srcDir, { recursive: true, verbatimSymlinks: true });
+    await ctx.sandbox.handOver(ctx.workDir);
 
     const plan = await this.plan();
     for (const section of plan.buildSpec?.ignoredSections ?? []) {
@@ -185,6 +196,7 @@ class ShellRun {
     const extraOutputs = commandsMode ? ctx.outputArtifactNames.slice(1) : [];
     const environment = this.baseEnvironment(plan.buildSpec?.variables ?? {}, extraVariables, extraOutputs);
     for (const name of extraOutputs) await fsp.mkdir(path.join(ctx.outputDir, name), { recursive: true });
+    await ctx.sandbox.handOver(ctx.outputDir);
 
     const { failure, finalEnvironment } = await this.runPhases(plan, environment);
     // Before outputs are gathered, so no leftover process changes them while they are copied.
@@ -337,6 +349,7 @@ class ShellRun {
     const group = spawnGroup('/bin/sh', ['-e', script], {
       cwd,
       env: environment,
+      sandbox: ctx.sandbox,
       onOutput: (chunk) => this.log.bytes(chunk),
     });
     this.groups.push(group);
@@ -368,7 +381,7 @@ class ShellRun {
    * and directory however the shell ends (success or `set -e`).
    */
   private async writePhaseScript(phase: PhaseName, commands: string[]): Promise<string> {
-    const state = (name: string) => shQuote(path.join(this.stateDir, name));
+    const state = (name: string) => shQuote(path.join(this.ctx.reportDir, name));
     const lines = [
       'exec 2>&1',
       // Every assignment is exported, so it survives into the saved environment.
@@ -383,7 +396,7 @@ class ShellRun {
       'trap sluice_save_state EXIT',
     ];
     for (const [index, command] of commands.entries()) {
-      const file = path.join(this.stateDir, `${phase}-${index}.sh`);
+      const file = path.join(this.ctx.controlDir, `${phase}-${index}.sh`);
       await fsp.writeFile(file, `${command}\n`);
       lines.push(
         `echo ${index} > ${state(`${phase}.current`)}`,
@@ -391,31 +404,24 @@ class ShellRun {
         `. ${shQuote(file)}`,
       );
     }
-    const script = path.join(this.stateDir, `${phase}.sh`);
+    const script = path.join(this.ctx.controlDir, `${phase}.sh`);
     await fsp.writeFile(script, `${lines.join('\n')}\n`);
     return script;
   }
 
   private async currentCommand(phase: PhaseName, commands: string[]): Promise<string | undefined> {
-    try {
-      const index = Number((await fsp.readFile(path.join(this.stateDir, `${phase}.current`), 'utf8')).trim());
-      return commands[index];
-    } catch {
-      return undefined;
-    }
+    const text = await readJobFile(path.join(this.ctx.reportDir, `${phase}.current`), 64);
+    if (text === undefined || !/^\d+$/.test(text.trim())) return undefined;
+    return commands[Number(text.trim())];
   }
 
   private async savedState(
     phase: PhaseName,
   ): Promise<{ environment: Record<string, string>; cwd: string } | undefined> {
-    let raw: string;
-    let cwd: string;
-    try {
-      raw = await fsp.readFile(path.join(this.stateDir, `${phase}.env`), 'utf8');
-      cwd = (await fsp.readFile(path.join(this.stateDir, `${phase}.cwd`), 'utf8')).replace(/\n$/, '');
-    } catch {
-      return undefined;
-    }
+    const raw = await readJobFile(path.join(this.ctx.reportDir, `${phase}.env`));
+    const cwdText = await readJobFile(path.join(this.ctx.reportDir, `${phase}.cwd`), 64 * 1024);
+    if (raw === undefined || cwdText === undefined) return undefined;
+    let cwd = cwdText.replace(/\n$/, '');
     const environment: Record<string, string> = {};
     for (const entry of raw.split('\0')) {
       const equals = entry.indexOf('=');
@@ -481,7 +487,13 @@ class ShellRun {
   private async copyArtifact(name: string, spec: ArtifactSpec): Promise<void> {
     const base = path.resolve(this.srcDir, spec.baseDirectory ?? '.');
     const relativeBase = path.relative(this.srcDir, base);
-    if (relativeBase.startsWith('..') || path.isAbsolute(relativeBase)) {
+    // By real path too: the build may have made base-directory a symlink to anywhere, and the
+    // server, which copies the files, may read what the build could not.
+    const escapes = await fsp.realpath(base).then(
+      async () => !(await staysInside(this.srcDir, base)),
+      () => false,
+    );
+    if (relativeBase.startsWith('..') || path.isAbsolute(relativeBase) || escapes) {
       throw new ActionFailure(
         'CONFIGURATION_ERROR',
         `base-directory "${spec.baseDirectory}" of artifact "${name}" is outside the working directory`,
@@ -508,6 +520,8 @@ class ShellRun {
       );
     }
     const target = path.join(this.ctx.outputDir, name);
+    // Made afresh by the server: whatever the build left at that name (a symlink included) goes.
+    await fsp.rm(target, { recursive: true, force: true });
     await fsp.mkdir(target, { recursive: true });
     const placed = new Map<string, string>();
     for (const relPath of selected) {

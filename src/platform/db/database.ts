@@ -5,7 +5,7 @@ import { migrations } from '../../../migrations';
 import { entities } from '../../entities';
 import type { Config } from '../../config';
 import type { Logger } from '../logger';
-import { startEmbeddedPostgres, type RunningPostgres } from '../embedded-postgres';
+import { embeddedClusterDir, startEmbeddedPostgres, type RunningPostgres } from '../embedded-postgres';
 
 export interface Database {
   dataSource: DataSource;
@@ -68,7 +68,7 @@ export async function migrationsApplied(dataSource: DataSource): Promise<boolean
 
 /**
  * Opens the database: the server in DATABASE_URL, or else an embedded PostgreSQL kept in
- * `<data dir>/pg`. Migrates it when `options.migrate` is set.
+ * `<data dir>/pg` (`<data dir>-pg` as root: see embeddedClusterDir). Migrates it when `options.migrate` is set.
  */
 export async function openDatabase(
   config: Config,
@@ -80,7 +80,9 @@ export async function openDatabase(
   if (!url) {
     const started = Date.now();
     embedded = await startEmbeddedPostgres({
-      dir: path.join(config.dataDir, 'pg'),
+      dir: embeddedClusterDir(config.dataDir),
+      legacyDir: path.join(config.dataDir, 'pg'),
+      passwordFile: path.join(config.dataDir, 'pg.password'),
       onLog: (line) => logger.debug({ postgres: line.trim() }, 'postgres'),
     });
     const embeddedUrl = new URL(embedded.url);

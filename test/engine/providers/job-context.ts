@@ -2,6 +2,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { ActionJobContext } from '../../../src/engine/providers/provider';
+import { noSandbox } from '../../../src/engine/sandbox/job-sandbox';
 
 /** A job context over fresh temp folders, collecting the log; `cleanup` removes it all. */
 export interface TestJob {
@@ -19,8 +20,9 @@ export async function makeJob(overrides: Partial<ActionJobContext> = {}): Promis
   const root = await tempDir();
   const workDir = path.join(root, 'work');
   const outputDir = path.join(root, 'out');
-  await fsp.mkdir(workDir);
-  await fsp.mkdir(outputDir);
+  const controlDir = path.join(root, 'control');
+  const reportDir = path.join(root, 'report');
+  for (const dir of [workDir, outputDir, controlDir, reportDir]) await fsp.mkdir(dir);
   const chunks: string[] = [];
   const ctx: ActionJobContext = {
     jobId: 'job-0001',
@@ -34,6 +36,10 @@ export async function makeJob(overrides: Partial<ActionJobContext> = {}): Promis
     inputArtifacts: [],
     outputArtifactNames: [],
     workDir,
+    controlDir,
+    reportDir,
+    // The providers alone, as the server's user: test/engine/sandbox runs them sandboxed.
+    sandbox: noSandbox,
     outputDir,
     timeoutMs: 60_000,
     signal: new AbortController().signal,
