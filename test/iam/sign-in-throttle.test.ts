@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SignInThrottle, type ThrottleKey } from '../../src/iam/identity/sign-in-throttle';
 import { LOGIN, newAccount, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/test-server';
 
@@ -79,6 +80,28 @@ describe('sign-in throttling under a burst of concurrent guesses', () => {
       ]);
       expect(wrong).toEqual(['UNAUTHENTICATED', 'UNAUTHENTICATED', 'UNAUTHENTICATED']);
       expect(await codesOf([attempt('typo-password')])).toEqual(['OK']);
+    }
+  });
+
+  it('a success takes back only its own count from the address, and only the block it set', async () => {
+    const throttle = new SignInThrottle(server.app.services.dataSource);
+    const rule = { limit: 3, windowSeconds: 900, baseBlockSeconds: 60, maxBlockSeconds: 900 };
+    const keys = (user: string): ThrottleKey[] => [
+      { key: `user:test:${user}`, rule },
+      { key: 'ip:192.0.2.7', rule },
+    ];
+    try {
+      await throttle.begin(keys('a')); // two failures from the address
+      await throttle.begin(keys('b'));
+      // A third attempt reaches the limit, and blocks, before its check; it then succeeds.
+      const success = await throttle.begin(keys('c'));
+      await expect(throttle.begin(keys('d'))).rejects.toMatchObject({ code: 'THROTTLED' });
+      await throttle.succeeded(success);
+      // The address is back at two failures, unblocked: one more failure blocks it again.
+      await throttle.begin(keys('e'));
+      await expect(throttle.begin(keys('f'))).rejects.toMatchObject({ code: 'THROTTLED' });
+    } finally {
+      await throttle.close();
     }
   });
 });

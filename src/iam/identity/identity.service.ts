@@ -86,14 +86,14 @@ export class IdentityService {
       { key: `ip:${sourceIp}`, rule: ADDRESS_RULE },
     ];
     // Counted as a failure before the slow check; credited back below when it succeeds.
-    await this.throttle.begin(keys);
+    const attempt = await this.throttle.begin(keys);
     const found = await this.findSignInTarget(accountId, userName);
     const { ok, outdated } = await this.hasher.verify(
       password,
       found?.hash ?? (await this.hasher.decoyHash()),
     );
     if (!found || !found.hash || !ok) throw new SignInFailedError();
-    await this.throttle.succeeded(keys);
+    await this.throttle.succeeded(attempt);
     if (outdated) await found.rehash(await this.hasher.hash(password));
     return found.principal;
   }
@@ -107,7 +107,7 @@ export class IdentityService {
       { key: `akid:${accessKeyId}`, rule: USER_RULE },
       { key: `ip:${sourceIp}`, rule: ADDRESS_RULE },
     ];
-    await this.throttle.begin(keys);
+    const attempt = await this.throttle.begin(keys);
     const key = await this.db.manager.getRepository(AccessKeyEntity).findOneBy({ id: accessKeyId });
     const { ok, outdated } = await this.hasher.verify(
       secret,
@@ -120,7 +120,7 @@ export class IdentityService {
             .findOneBy({ accountId: key.accountId, id: key.userId })
         : null;
     if (!key || !user) throw new InvalidAccessKeyError();
-    await this.throttle.succeeded(keys);
+    await this.throttle.succeeded(attempt);
     if (outdated) {
       await this.storeRehash(
         'accessKey',

@@ -33,6 +33,12 @@ export interface ThrottleKey {
   rule: ThrottleRule;
 }
 
+/** An attempt `begin` let through: its keys and the failure count it brought each to. */
+export interface ThrottleAttempt {
+  keys: ThrottleKey[];
+  failures: number[];
+}
+
 /** The failure count after this attempt: 1 when the window has passed. */
 const NEXT_FAILURES = `(CASE WHEN f.window_started_at < now() - make_interval(secs => $2)
                               THEN 1 ELSE f.failures + 1 END)`;
@@ -68,12 +74,13 @@ export class SignInThrottle {
    * commits whatever the request's own transaction does). Keys are taken in the order given, so
    * callers list the shared address key last and concurrent attempts cannot deadlock.
    */
-  async begin(keys: ThrottleKey[]): Promise<void> {
+  async begin(keys: ThrottleKey[]): Promise<ThrottleAttempt> {
     const client = await this.pool.connect();
+    const failures: number[] = [];
     try {
       await client.query('BEGIN');
       for (const { key, rule } of keys) {
-        const { rows } = await client.query(
+        const { rows } = await client.query<{ failures: number }>(
           `INSERT INTO auth_failures AS f (key, failures, window_started_at, blocked_until)
            VALUES ($1, 1, now(), CASE WHEN $4::int <= 1 THEN now() + make_interval(secs => $3::float8) END)
            ON CONFLICT (key) DO UPDATE SET
@@ -89,8 +96,10 @@ export class SignInThrottle {
           [key, rule.windowSeconds, rule.baseBlockSeconds, rule.limit, rule.maxBlockSeconds],
         );
         if (!rows.length) throw await this.throttled(client, key);
+        failures.push(rows[0].failures);
       }
       await client.query('COMMIT');
+      return { keys, failures };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
@@ -100,18 +109,21 @@ export class SignInThrottle {
   }
 
   /**
-   * The attempt begun with `keys` succeeded: the first key (the user or access key) starts
-   * afresh; the others (the address) get back the failure `begin` counted.
+   * The attempt succeeded: its first key (the user or access key) starts afresh; the others
+   * (the address) get back the failure `begin` counted, and lose the block that count set, if
+   * it set one. Only then: a blocked key lets no attempt begin, so a block this attempt did not
+   * set came from a failure after it and stays.
    */
-  async succeeded(keys: ThrottleKey[]): Promise<void> {
-    const [own, ...shared] = keys;
+  async succeeded(attempt: ThrottleAttempt): Promise<void> {
+    const [own, ...shared] = attempt.keys;
     await this.pool.query('DELETE FROM auth_failures WHERE key = $1', [own.key]);
-    for (const { key, rule } of shared) {
+    for (const [i, { key, rule }] of shared.entries()) {
+      const setTheBlock = attempt.failures[i + 1] >= rule.limit;
       await this.pool.query(
         `UPDATE auth_failures SET failures = greatest(failures - 1, 0),
-                blocked_until = CASE WHEN failures - 1 < $2 THEN NULL ELSE blocked_until END
+                blocked_until = CASE WHEN $2 THEN NULL ELSE blocked_until END
           WHERE key = $1`,
-        [key, rule.limit],
+        [key, setTheBlock],
       );
     }
   }
