@@ -35,6 +35,8 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
       PORT: '0',
       NODE_ENV: 'production',
       SLUICE_LOG_LEVEL: 'warn',
+      // Benchmarks read repositories from temp folders (and name /srv/git in declarations).
+      SLUICE_GIT_LOCAL_ROOTS: `${os.tmpdir()},/srv/git`,
       ...env,
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -27,6 +27,8 @@ const env = (): Record<string, string> => ({
   SLUICE_ADMIN_PASSWORD: 'crash-admin-password',
   SLUICE_JOB_LEASE_SECONDS: '3',
   SLUICE_LOG_LEVEL: 'warn',
+  // The pipeline's repository is a temp folder: a local root the server must allow.
+  SLUICE_GIT_LOCAL_ROOTS: os.tmpdir(),
 });
 
 beforeAll(async () => {
