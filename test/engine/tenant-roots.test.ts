@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,9 +17,9 @@ import { GitRepo } from '../support/git-repo';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 /**
- * Deploy/Directory and Source/Git stay inside the tenant, end to end through GraphQL. The
- * server runs with the default deploy roots (`<data dir>/deployments/<account id>`); Git local
- * roots are the test harness's temp folder.
+ * Deploy/Directory, Source/Git and Invoke/Webhook stay inside the tenant, end to end through
+ * GraphQL. The server runs with the default deploy roots (`<data dir>/deployments/<account id>`)
+ * and no webhook allow list; Git local roots are the test harness's temp folders.
  */
 
 let server: TestServer;
@@ -78,7 +80,7 @@ async function firstExecution(account: TestAccount, name: string): Promise<Execu
 }
 
 beforeAll(async () => {
-  server = await startTestServer({ SLUICE_DEPLOY_ROOTS: '' });
+  server = await startTestServer({ SLUICE_DEPLOY_ROOTS: '', SLUICE_WEBHOOK_ALLOW_HOSTS: '' });
   a = await newAccount(server, 'team-a');
   b = await newAccount(server, 'team-b');
   repo = GitRepo.create({ 'index.html': '<h1>a</h1>' });
@@ -172,5 +174,54 @@ describe('Source/Git local repositories', () => {
       failureType: 'CONFIGURATION_ERROR',
       summary: `RepositoryUrl ${outsideRepo} is a local repository outside the allowed Git roots (SLUICE_GIT_LOCAL_ROOTS: ${os.tmpdir()}, /srv/git); use a remote URL or a path under one of them`,
     });
+  });
+});
+
+describe('Invoke/Webhook hosts', () => {
+  it('refuses loopback and link-local URLs without the allow list, and sends nothing', async () => {
+    let received = 0;
+    const callee = http.createServer((_request, response) => {
+      received++;
+      response.writeHead(204).end();
+    });
+    await new Promise<void>((resolve) => callee.listen(0, '127.0.0.1', resolve));
+    const port = (callee.address() as AddressInfo).port;
+    try {
+      const urls = [
+        `http://127.0.0.1:${port}/hook`,
+        `http://localhost:${port}/hook`,
+        `http://[::1]:${port}/hook`,
+        'http://169.254.169.254/latest/meta-data/',
+      ];
+      const declaration = sourceAndDeploy('hooks', repo.dir, `${deployRoot(a)}/hooks`);
+      const stages = declaration.stages as Record<string, unknown>[];
+      stages[1] = {
+        name: 'Notify',
+        actions: urls.map((url, index) => ({
+          name: `Hook${index}`,
+          actionTypeId: { category: 'Invoke', owner: 'Sluice', provider: 'Webhook', version: '1' },
+          configuration: { Url: url },
+        })),
+      };
+      await a.root.ok(CREATE_PIPELINE, { p: declaration });
+      const run = await firstExecution(a, 'hooks');
+      await waitForStatus(a.root, 'hooks', run.pipelineExecutionId, 'FAILED');
+      const hooks = (await actionExecutions(a.root, 'hooks', run.pipelineExecutionId)).filter((x) =>
+        x.actionName.startsWith('Hook'),
+      );
+      expect(hooks).toHaveLength(urls.length);
+      for (const hook of hooks) {
+        expect(hook).toMatchObject({
+          status: 'FAILED',
+          failureType: 'CONFIGURATION_ERROR',
+          summary: expect.stringMatching(
+            /^Webhook host \S+ resolves to \S+ \((loopback|link-local)\), which webhooks may not call; the platform can allow it with SLUICE_WEBHOOK_ALLOW_HOSTS$/,
+          ),
+        });
+      }
+      expect(received).toBe(0);
+    } finally {
+      await new Promise((resolve) => callee.close(resolve));
+    }
   });
 });
