@@ -30,6 +30,8 @@ type GlobNode =
 export interface GlobMatcher {
   readonly pattern: string;
   matches(relPath: string): boolean;
+  /** `relPath` or one of its ancestor folders matches (a pattern naming a folder selects its files). */
+  matchesSelfOrAncestor(relPath: string): boolean;
 }
 
 export function compileGlob(pattern: string): GlobMatcher {
@@ -45,7 +47,11 @@ export function compileGlob(pattern: string): GlobMatcher {
     compileSegment(segment, nodes);
     if (!last) nodes.push({ kind: 'char', test: (char) => char === '/' });
   });
-  return { pattern, matches: (relPath) => run(nodes, relPath) };
+  return {
+    pattern,
+    matches: (relPath) => run(nodes, relPath, false),
+    matchesSelfOrAncestor: (relPath) => run(nodes, relPath, true),
+  };
 }
 
 /** Epsilon moves go forward only, so one ascending pass closes a state set. */
@@ -58,19 +64,24 @@ function close(nodes: readonly GlobNode[], states: Uint8Array): void {
   }
 }
 
-function run(nodes: readonly GlobNode[], text: string): boolean {
+/**
+ * Whether the automaton accepts `text` — or, with `prefixes`, any prefix of it that ends just
+ * before a `/` (an ancestor folder): one pass answers for the path and all its ancestors.
+ */
+function run(nodes: readonly GlobNode[], text: string, prefixes: boolean): boolean {
   const accept = nodes.length;
   let current = new Uint8Array(accept + 1);
   let next = new Uint8Array(accept + 1);
   current[0] = 1;
   close(nodes, current);
   for (const char of text) {
+    const slash = char === '/';
+    if (prefixes && slash && current[accept]) return true;
     next.fill(0);
     let alive = false;
     for (let i = 0; i < accept; i += 1) {
       if (!current[i]) continue;
       const node = nodes[i];
-      const slash = char === '/';
       let target = -1;
       if (node.kind === 'char') target = node.test(char) ? i + 1 : -1;
       else if (node.kind === 'star') target = slash ? -1 : i;
@@ -162,15 +173,7 @@ export function selectPaths(
 ) {
   const includes = include.map(compileGlob);
   const excludes = exclude.map(compileGlob);
-  const matches = (candidates: readonly string[], patterns: GlobMatcher[]) =>
-    candidates.some((candidate) => patterns.some((pattern) => pattern.matches(candidate)));
-  return paths.filter((relPath) => {
-    const candidates = withAncestors(relPath);
-    return matches(candidates, includes) && !matches(candidates, excludes);
-  });
-}
-
-function withAncestors(relPath: string): string[] {
-  const parts = relPath.split('/');
-  return parts.map((_part, index) => parts.slice(0, index + 1).join('/'));
+  const matches = (relPath: string, patterns: GlobMatcher[]) =>
+    patterns.some((pattern) => pattern.matchesSelfOrAncestor(relPath));
+  return paths.filter((relPath) => matches(relPath, includes) && !matches(relPath, excludes));
 }

@@ -44,6 +44,10 @@ describe('buildspec globs', () => {
   it('selects directories by their name, and applies excludes', () => {
     const paths = ['dist/css/site.css', 'dist/js/app.js', 'dist/js/app.js.map', 'docs/x.md'];
     expect(selectPaths(paths, ['dist'], ['**/*.map'])).toEqual(['dist/css/site.css', 'dist/js/app.js']);
+    expect(selectPaths(paths, ['**'], ['dist/js'])).toEqual(['dist/css/site.css', 'docs/x.md']);
+    expect(selectPaths(paths, ['dist/j*'])).toEqual(['dist/js/app.js', 'dist/js/app.js.map']);
+    // A folder name matches whole segments only.
+    expect(selectPaths(paths, ['dis', 'dist/j'])).toEqual([]);
   });
 
   it('answers adversarial patterns without backtracking (the result, not the time, is asserted)', () => {
