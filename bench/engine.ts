@@ -1,7 +1,14 @@
 import fs from 'node:fs';
 import { Client } from 'pg';
 import { GitRepo } from '../test/support/git-repo';
-import { graphql, median, prepareAccount, report, startBenchServer } from './support/harness';
+import {
+  type BenchServer,
+  graphql,
+  median,
+  prepareAccount,
+  report,
+  startBenchServer,
+} from './support/harness';
 
 /**
  * The engine's own cost (issue 4), in one run:
@@ -10,11 +17,18 @@ import { graphql, median, prepareAccount, report, startBenchServer } from './sup
  *     to its result, as the worker ran it), from the database's timestamps — p50/p99 over 200
  *     executions run one after another (target p50 ≤ 100 ms);
  * (b) throughput: SUCCEEDED executions/s of a 2-stage no-op pipeline under 64 concurrent
- *     starts (target ≥ 30/s).
+ *     starts (target ≥ 30/s);
+ * (c) the sandbox's cost per action (issue 7): one server per SLUICE_SANDBOX mode (none,
+ *     bwrap, uid; the modes this machine cannot run are left out), a one-command Build/Shell
+ *     action run on each in turn, round after round; `sandbox_extra_ms_<mode>` is the median
+ *     of the action's own run time (job acknowledged → result) in that mode minus the median
+ *     with `none` (BENCH_SANDBOX_ROUNDS rounds, default 40; BENCH_ENGINE_ONLY=sandbox runs
+ *     this part alone).
  */
 const SEQUENTIAL = Number(process.env.BENCH_ENGINE_RUNS ?? 200);
 const CONCURRENT = 64;
 const BURSTS = Number(process.env.BENCH_ENGINE_BURSTS ?? 3);
+const SANDBOX_ROUNDS = Number(process.env.BENCH_SANDBOX_ROUNDS ?? 40);
 
 const git = { category: 'Source', owner: 'Sluice', provider: 'Git', version: '1' };
 const shell = (category: string): Record<string, string> => ({
@@ -166,7 +180,91 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+/** (c): a Build/Shell action's own run time per sandbox mode, rounds alternating between modes. */
+async function sandboxCost(): Promise<void> {
+  const repo = GitRepo.create({ README: 'bench\n' }).dir;
+  const modes = ['none', 'bwrap', 'uid'] as const;
+  const servers: Array<{ mode: string; server: BenchServer; db: Client; token: string; accountId: string }> =
+    [];
+  try {
+    for (const mode of modes) {
+      let server: BenchServer;
+      try {
+        server = await startBenchServer({ SLUICE_SANDBOX: mode, SLUICE_WORKER_CONCURRENCY: '2' });
+      } catch (error) {
+        process.stderr.write(`sandbox mode ${mode} is not available here: ${String(error)}\n`);
+        continue;
+      }
+      const db = new Client({ connectionString: server.databaseUrl });
+      await db.connect();
+      const account = await prepareAccount(server.url);
+      servers.push({ mode, server, db, token: account.rootToken, accountId: account.accountId });
+      await graphql(
+        server.url,
+        `
+          mutation ($p: PipelineDeclarationInput!) {
+            createPipeline(pipeline: $p) {
+              name
+            }
+          }
+        `,
+        { p: declaration('sandboxed', repo, 2, 'QUEUED') },
+        account.rootToken,
+      );
+      const first = await db.query(
+        `SELECT id FROM pipeline_executions WHERE account_id = $1 AND pipeline_name = 'sandboxed'`,
+        [account.accountId],
+      );
+      await waitAll(db, account.accountId, 'sandboxed', [first.rows[0].id]);
+    }
+    const runTimes = new Map<string, number[]>(servers.map(({ mode }) => [mode, []]));
+    for (let round = 0; round < SANDBOX_ROUNDS; round++) {
+      for (const { mode, server, db, token, accountId } of servers) {
+        const { startPipelineExecution } = await graphql<{
+          startPipelineExecution: { pipelineExecutionId: string };
+        }>(
+          server.url,
+          `
+            mutation {
+              startPipelineExecution(name: "sandboxed") {
+                pipelineExecutionId
+              }
+            }
+          `,
+          {},
+          token,
+        );
+        const id = startPipelineExecution.pipelineExecutionId;
+        await waitAll(db, accountId, 'sandboxed', [id]);
+        const { rows } = await db.query(
+          `SELECT extract(epoch FROM (j.run_finished_at - j.run_started_at)) * 1000 AS own
+             FROM jobs j JOIN action_executions a ON a.account_id = j.account_id AND a.id = j.action_execution_id
+            WHERE a.account_id = $1 AND a.pipeline_execution_id = $2 AND a.stage_name = 'Build'`,
+          [accountId, id],
+        );
+        runTimes.get(mode)?.push(Number(rows[0].own));
+      }
+    }
+    const base = runTimes.get('none');
+    if (!base?.length) throw new Error('the none mode did not run');
+    report('sandbox_action_ms_none', median(base), 'ms');
+    for (const mode of ['bwrap', 'uid']) {
+      const times = runTimes.get(mode);
+      if (times?.length) report(`sandbox_extra_ms_${mode}`, median(times) - median(base), 'ms');
+    }
+  } finally {
+    for (const { server, db } of servers) {
+      await db.end();
+      await server.stop();
+    }
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
+}
+
+// BENCH_ENGINE_ONLY=sandbox runs (c) alone.
+(process.env.BENCH_ENGINE_ONLY === 'sandbox' ? Promise.resolve() : main())
+  .then(sandboxCost)
+  .catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { embeddedClusterDir } from '../../src/platform/embedded-postgres';
 import { BIN, cleanEnv, exited, startServerProcess, type ServerProcess } from '../support/server-process';
 
 /**
@@ -21,7 +22,7 @@ async function start(extra: Record<string, string> = {}): Promise<ServerProcess>
 }
 
 function postmasterAlive(): boolean {
-  const file = path.join(dataDir, 'pg', 'postmaster.pid');
+  const file = path.join(embeddedClusterDir(dataDir), 'postmaster.pid');
   if (!fs.existsSync(file)) return false;
   const pid = Number(fs.readFileSync(file, 'utf8').split('\n')[0]);
   try {
@@ -44,7 +45,9 @@ async function adminLogin(port: number, password: string): Promise<{ data?: unkn
 }
 
 afterAll(() => {
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  // As root the cluster and the job folders live beside the data folder.
+  for (const dir of [dataDir, `${dataDir}-pg`, `${dataDir}-work`])
+    fs.rmSync(dir, { recursive: true, force: true });
 });
 
 describe('sluice serve (a real process with the embedded database)', () => {

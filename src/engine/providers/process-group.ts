@@ -97,8 +97,10 @@ export function spawnGroup(
 export async function terminateGroup(pgid: number, graceMs = defaultGraceMs): Promise<void> {
   if (!groupAlive(pgid) || !signalGroup(pgid, 'SIGTERM')) return;
   const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    await delay(50);
+  // Most groups are gone within a few milliseconds (a sandbox's namespace is torn down right
+  // after its leader), so look again soon, then less and less often.
+  for (let wait = 2; Date.now() < deadline; wait = Math.min(wait * 2, 50)) {
+    await delay(wait);
     if (!groupAlive(pgid)) return;
   }
   signalGroup(pgid, 'SIGKILL');
