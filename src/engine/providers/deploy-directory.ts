@@ -120,6 +120,8 @@ export class DeployDirectoryProvider implements ActionProvider {
       );
     const before = await this.roots.realPathWithin(accountId, given);
     if (!before) throw outside();
+    // Under a shared root, another account's target is refused before anything is created in it.
+    if (this.roots.shared) await refuseForeignOwner(accountId, before.root, before.real);
     await fsp.mkdir(path.join(before.real, 'releases'), { recursive: true }).catch((error: unknown) => {
       if (
         (error as NodeJS.ErrnoException).code === 'EEXIST' ||
@@ -164,11 +166,8 @@ function parseKeepReleases(value: string | undefined): number {
   return parsed;
 }
 
-/**
- * Under a shared root: refuses a target that is, or lies in, another account's target, and
- * marks this one as the account's (exclusive create, so two accounts cannot both win).
- */
-async function claimOwnership(accountId: string, root: string, target: string): Promise<void> {
+/** Under a shared root: refuses a target that is, or lies in, another account's target. */
+async function refuseForeignOwner(accountId: string, root: string, target: string): Promise<void> {
   for (let dir = target; isWithin(root, dir); dir = path.dirname(dir)) {
     const owner = await fsp.readFile(path.join(dir, ownerMarkerFile), 'utf8').catch(() => undefined);
     if (owner !== undefined && owner.trim() !== accountId) {
@@ -176,6 +175,14 @@ async function claimOwnership(accountId: string, root: string, target: string): 
     }
     if (dir === root) break;
   }
+}
+
+/**
+ * Checks again (another account may have claimed it meanwhile) and marks the target as the
+ * account's; the marker is created exclusively, so two accounts cannot both win.
+ */
+async function claimOwnership(accountId: string, root: string, target: string): Promise<void> {
+  await refuseForeignOwner(accountId, root, target);
   await fsp
     .writeFile(path.join(target, ownerMarkerFile), accountId, { flag: 'wx' })
     .catch((error: unknown) => {

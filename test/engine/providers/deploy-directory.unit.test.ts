@@ -195,6 +195,8 @@ describe('Directory deploy provider: deploy roots', () => {
       });
     }
     expect(await fsp.readFile(path.join(target, 'current', 'version.txt'), 'utf8')).toBe('1');
+    // Nothing was created in the other account's target.
+    expect(fs.readdirSync(target).sort()).toEqual(['.sluice-account', 'current', 'releases']);
     // Its own account deploys there again as before.
     await provider.run((await deployJob(target, '3')).ctx);
     expect(await fsp.readFile(path.join(target, 'current', 'version.txt'), 'utf8')).toBe('3');
