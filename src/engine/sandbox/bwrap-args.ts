@@ -44,6 +44,8 @@ export function hostSystemEntries(): SystemEntry[] {
 
 export function bwrapArgs(options: {
   system: readonly SystemEntry[];
+  /** Files shown in place of the host's (read-only), e.g. an /etc/passwd naming the slot uids. */
+  overlays?: ReadonlyArray<{ source: string; target: string }>;
   writable: readonly string[];
   readable: readonly string[];
   cwd: string;
@@ -63,6 +65,7 @@ export function bwrapArgs(options: {
     if (entry.symlinkTo !== undefined) args.push('--symlink', entry.symlinkTo, entry.path);
     else args.push('--ro-bind', entry.path, entry.path);
   }
+  for (const overlay of options.overlays ?? []) args.push('--ro-bind', overlay.source, overlay.target);
   args.push('--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/var/tmp');
   for (const dir of options.writable) args.push('--bind', dir, dir);
   for (const dir of options.readable) args.push('--ro-bind-try', dir, dir);

@@ -74,6 +74,7 @@ function hostFacts(): SandboxFacts {
  */
 export class SandboxHost {
   private readonly system: SystemEntry[];
+  private overlays: Array<{ source: string; target: string }> = [];
 
   private constructor(
     readonly mode: SandboxMode,
@@ -110,12 +111,14 @@ export class SandboxHost {
         ? await trialRun(facts.bwrap, options, facts.root)
         : 'bubblewrap (bwrap) is not installed';
       if (trial === undefined) {
-        return make(
+        const host = make(
           'bwrap',
           facts.root
             ? `bubblewrap, each job slot as its own uid from ${options.uidBase}`
             : "bubblewrap, as the server's own (unprivileged) uid",
         );
+        if (facts.root) await host.namePasswdSlots();
+        return host;
       }
       if (setting === 'bwrap') {
         throw new SandboxSetupError('SLUICE_SANDBOX', `is bwrap, but bubblewrap cannot run here: ${trial}`);
@@ -130,6 +133,30 @@ export class SandboxHost {
       throw new SandboxSetupError('SLUICE_SANDBOX', 'is uid, which needs the server to run as root');
     }
     return make('uid', `each job slot as its own uid from ${options.uidBase}`);
+  }
+
+  /**
+   * ssh (and other tools) refuse to run as a uid without a passwd entry: inside bubblewrap,
+   * /etc/passwd is the host's plus one line per slot uid (home /nonexistent, no shell).
+   */
+  private async namePasswdSlots(): Promise<void> {
+    let passwd = '';
+    try {
+      passwd = await fsp.readFile('/etc/passwd', 'utf8');
+    } catch {
+      passwd = '';
+    }
+    const lines = Array.from({ length: this.options.slots }, (_, slot) => {
+      const id = this.options.uidBase + slot;
+      return `sluice-job-${slot}:x:${id}:${id}:Sluice job slot ${slot}:/nonexistent:/usr/sbin/nologin`;
+    });
+    const file = path.join(this.options.workRoot, 'passwd');
+    await fsp.rm(file, { force: true });
+    await fsp.writeFile(file, `${passwd.replace(/\n?$/, '\n')}${lines.join('\n')}\n`, {
+      mode: 0o644,
+      flag: 'wx',
+    });
+    this.overlays = [{ source: file, target: '/etc/passwd' }];
   }
 
   get workRoot(): string {
@@ -157,6 +184,7 @@ export class SandboxHost {
     const { mode } = this;
     const bwrap = this.bwrap;
     const system = this.system;
+    const overlays = this.overlays;
     return {
       mode,
       require: (what) => {
@@ -168,6 +196,7 @@ export class SandboxHost {
             command: bwrap,
             args: bwrapArgs({
               system,
+              overlays,
               writable: folders.writable,
               readable: [...folders.readable, ...(options.readable ?? [])],
               cwd: options.cwd,

@@ -142,7 +142,8 @@ describe.each([
     workRoot = `${server.dataDir}-work`;
     alice = await newAccount(server, 'alice');
     mallory = await newAccount(server, 'mallory');
-    repo = GitRepo.create({ 'app.txt': 'hello from the repository\n' });
+    // The probes come with the sources (a pipeline's Commands are at most 1000 characters).
+    repo = GitRepo.create({ 'app.txt': 'hello from the repository\n', 'probe.sh': `${PROBES.join('\n')}\n` });
     // As a server with a generated admin password and webhook key has them (these tests set
     // the admin password, and webhook keys may be kept elsewhere).
     for (const name of ['admin-password', 'webhook-secret']) {
@@ -189,8 +190,9 @@ describe.each([
     const folders = [server.dataDir, path.join(server.dataDir, 'artifacts'), `${server.dataDir}-pg`];
 
     const { status, log, summary } = await runBuild(mallory.root, 'snoop', repo, [
-      ...PROBES,
+      '. ./probe.sh',
       'echo "UID $(id -u)"',
+      'echo "USER $(id -un 2> /dev/null || echo unnamed)"',
       'probe app.txt',
       ...secrets.map((file) => `probe ${file}`),
       ...folders.map((dir) => `probe_dir ${dir}`),
@@ -205,6 +207,8 @@ describe.each([
     expectOnlyOwnAttempt(log, workRoot);
     const uid = Number(/^UID (\d+)$/m.exec(log)?.[1]);
     expect(uid).toBeGreaterThanOrEqual(100_000);
+    // ssh needs a passwd entry for its uid: bubblewrap shows one; the uid mode has none.
+    expect(log).toMatch(mode === 'bwrap' ? /^USER sluice-job-\d+$/m : /^USER \d+$/m);
     // Only what a build needs: nothing of the server's environment.
     const names = (/^ENV (.*)$/m.exec(log)?.[1] ?? '').trim().split(' ');
     const allowed = /^(PATH|HOME|TMPDIR|LANG|PWD|OLDPWD|SHLVL|_|SLUICE_[A-Za-z0-9_]+)$/;
@@ -237,7 +241,7 @@ describe.each([
     expect(fs.statSync(path.join(attempt, 'work')).mode & 0o777).toBe(0o700);
 
     const { status, log, summary } = await runBuild(mallory.root, 'peek', repo, [
-      ...PROBES,
+      '. ./probe.sh',
       `probe ${privateFile}`,
       `probe_dir ${path.join(attempt, 'work')}`,
       `probe_dir ${workRoot}`,
