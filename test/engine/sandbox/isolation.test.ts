@@ -274,6 +274,39 @@ describe.each([
     );
   });
 
+  it('cannot make the server read for it: symlinks the build plants are not followed', async () => {
+    const key = fs.readFileSync(path.join(server.dataDir, 'signing-key.pem'), 'utf8');
+    const keyLine = key.split('\n')[1]; // the first line of the key's base64
+    // install: the saved-state file of the phase points at the key (and the trap cannot write
+    // through it); build: prints its environment; artifacts: base-directory is a symlink to
+    // the data folder.
+    const buildSpec = [
+      'version: 0.2',
+      'phases:',
+      '  install:',
+      '    commands:',
+      '      - R="$(dirname "$(dirname "$0")")/report"; ln -sf ' +
+        `${path.join(server.dataDir, 'signing-key.pem')} "$R/install.env"; ls -l "$R"`,
+      '  build:',
+      '    commands:',
+      '      - env',
+      `      - ln -s ${server.dataDir} leak`,
+      'artifacts:',
+      '  base-directory: leak',
+      "  files: ['**/*']",
+    ].join('\n');
+    const declaration = sourceAndBuild('planted', repo.dir, 'true') as {
+      stages: Array<{ actions: Array<{ configuration: Record<string, string> }> }>;
+    };
+    declaration.stages[1].actions[0].configuration = { BuildSpec: buildSpec };
+    await mallory.root.ok(CREATE_PIPELINE, { p: declaration });
+    const { status, log, summary } = await finished(mallory.root, 'planted');
+    expect(status).toBe('FAILED');
+    expect(summary).toMatch(/base-directory "leak" of artifact "Built" is outside the working directory/);
+    expect(log).toContain('install.env ->'); // the link was there when the server read the state
+    expect(log).not.toContain(keyLine);
+  });
+
   it('keeps network access', async () => {
     const web = http.createServer((_req, res) => res.end(`fetched-${tag}`));
     await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
