@@ -28,7 +28,8 @@ const action = 'codepipeline:StartPipelineExecution';
  * The check runs when the action starts, against the author's policies as they are then (a
  * permission removed later is no longer used); a principal that no longer exists is refused.
  * A target in another account is refused whatever the policies say: a principal acts only
- * inside its own account.
+ * inside its own account. The request has no source address (no caller is connected), so
+ * an Allow that needs `aws:SourceIp` does not apply, and a Deny on `NotIpAddress` does.
  */
 export class PipelineAuthorPermission implements InvokePermission {
   constructor(
