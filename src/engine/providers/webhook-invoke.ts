@@ -91,11 +91,13 @@ export class WebhookInvokeProvider implements ActionProvider {
         ? failed(`Stopped while waiting for the webhook ${shown}`)
         : failed(`Webhook ${shown} did not answer within ${formatDuration(ctx.timeoutMs)} (timed out)`);
 
-    const target = await resolveWebhookAddress(
-      url,
-      this.options.allowHosts,
-      this.options.lookup ?? systemLookup,
-    );
+    // Name resolution counts against the timeout too (getaddrinfo cannot be cancelled: stop waiting).
+    const target = await untilAborted(
+      resolveWebhookAddress(url, this.options.allowHosts, this.options.lookup ?? systemLookup),
+      signal,
+    ).catch((error: unknown) => {
+      throw signal.aborted ? interrupted() : error;
+    });
     ctx.log(`POST ${shown} (delivery ${ctx.jobId})\n`);
     let status: number;
     let text: string;
@@ -123,6 +125,15 @@ export class WebhookInvokeProvider implements ActionProvider {
     }
     return parseAnswer(text);
   }
+}
+
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function parseUrl(value: string | undefined): URL {

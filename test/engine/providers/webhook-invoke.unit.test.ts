@@ -251,6 +251,16 @@ describe('Webhook addresses (SSRF)', () => {
     ).rejects.toMatchObject({ type: 'CONFIGURATION_ERROR' });
   });
 
+  it('gives up on a name that does not resolve within the timeout', async () => {
+    const hanging: Lookup = () => new Promise(() => undefined);
+    const slowDns = new WebhookInvokeProvider({ secrets, allowHosts: [], lookup: hanging });
+    const job = await webhookJob({ Url: 'https://hooks.example/x' }, 200);
+    await expect(slowDns.run(job.ctx)).rejects.toMatchObject({
+      type: 'JOB_FAILED',
+      message: 'Webhook https://hooks.example/x did not answer within 0.2 seconds (timed out)',
+    });
+  });
+
   it('connects to the address it checked, resolving the name once (no DNS rebinding)', async () => {
     let lookups = 0;
     const rebinding: Lookup = () => {
