@@ -278,8 +278,8 @@ export class EmbeddedWorker {
         logger.info({ status }, 'job ended before it started (cancelled)');
         return;
       }
-      // Anything an earlier, abandoned job of this slot left running goes first.
-      await sandbox.killAll();
+      // Anything an earlier, abandoned job of this slot left (running, or in /tmp) goes first.
+      await sandbox.reset();
       heartbeatTimer = setInterval(entry.beat, this.heartbeatMs);
       const log = new JobLogWriter(
         (offset, text) => queue.appendLog(job.accountId, job.id, job.nonce, offset, text),
@@ -317,7 +317,7 @@ export class EmbeddedWorker {
       clearInterval(flushTimer);
       clearTimeout(backstopTimer);
       await sandbox
-        .killAll()
+        .reset()
         .catch((err: unknown) => logger.warn({ err }, "could not end the job's processes"));
       await fsp.rm(root, { recursive: true, force: true }).catch((err: unknown) => {
         logger.warn({ err, root }, "could not remove the job's folder");
@@ -394,7 +394,7 @@ export class EmbeddedWorker {
     };
     const result = await this.runProvider(provider, context);
     // No process of the job may change its outputs while the server packs them.
-    await sandbox.killAll();
+    await sandbox.reset();
     if (controller.signal.aborted) throw new Error('stopped');
 
     const outputArtifacts: JobSuccessResult['outputArtifacts'] = [];

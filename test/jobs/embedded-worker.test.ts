@@ -189,8 +189,15 @@ describe('EmbeddedWorker', () => {
     expect(log).toContain('Phase complete: BUILD State: SUCCEEDED');
     const page = await queue.readLog(exec.accountId, job.actionExecutionId, 0, 1024 * 1024);
     expect(page.complete).toBe(true);
-    // The attempt's folder is gone.
-    expect(await fsp.readdir(path.join(root, 'work'))).toEqual([]);
+    // The attempt's folder goes once the job has ended (the work root keeps the sandbox's own files).
+    await eventually(
+      async () =>
+        (await fsp.readdir(path.join(root, 'work'))).some((name) => name.startsWith(job.jobId))
+          ? undefined
+          : true,
+      5_000,
+      "the attempt's folder to be removed",
+    );
   });
 
   it('unpacks verified inputs for the provider, and fails the job when an input does not verify', async () => {

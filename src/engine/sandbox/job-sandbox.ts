@@ -41,6 +41,12 @@ export interface JobSandbox {
    * with their leader already.
    */
   killAll(): Promise<void>;
+  /**
+   * Before and after each job of the slot: `killAll`, then what the slot uid left in the
+   * folders every uid may write (/tmp, /dev/shm, …) and its System V IPC objects go, so a
+   * slot's next job (another account's, maybe) finds nothing of the last one.
+   */
+  reset(): Promise<void>;
 }
 
 export const sandboxFixes =
@@ -65,4 +71,5 @@ export const noSandbox: JobSandbox = {
   wrap: (command, args, options) => ({ command, args: [...args], cwd: options.cwd }),
   handOver: async () => undefined,
   killAll: async () => undefined,
+  reset: async () => undefined,
 };

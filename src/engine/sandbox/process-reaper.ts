@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
 /**
@@ -55,4 +57,60 @@ export function processesOf(uid: number): number[] {
     if (uids && uids.slice(1, 4).some((value) => Number(value) === uid)) found.push(Number(name));
   }
   return found;
+}
+
+/** Folders every uid may write to outside its job's own: what a slot leaves there outlives the job. */
+const sharedWritable = ['/tmp', '/var/tmp', '/dev/shm', '/run/lock', '/dev/mqueue'];
+
+/**
+ * Removes what `uid` left where every uid may write (files and folders owned by it directly
+ * in /tmp, /var/tmp, /dev/shm, …) and its System V IPC objects, so the next job of the slot,
+ * which may be another account's, finds nothing of this one. With bubblewrap these places
+ * are the sandbox's own and vanish with it; this is for the uid mode.
+ */
+export async function removeLeftoversOf(uid: number): Promise<void> {
+  for (const dir of sharedWritable) {
+    let names: string[];
+    try {
+      names = await fsp.readdir(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const entry = path.join(dir, name);
+      try {
+        if ((await fsp.lstat(entry)).uid === uid) await fsp.rm(entry, { recursive: true, force: true });
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  for (const [kind, flag] of [
+    ['shm', '-m'],
+    ['msg', '-q'],
+    ['sem', '-s'],
+  ] as const) {
+    let table: string;
+    try {
+      table = await fsp.readFile(`/proc/sysvipc/${kind}`, 'utf8');
+    } catch {
+      continue;
+    }
+    const [header, ...rows] = table.trim().split('\n');
+    const columns = header.trim().split(/\s+/);
+    const idColumn = columns.indexOf(kind === 'shm' ? 'shmid' : kind === 'msg' ? 'msqid' : 'semid');
+    const uidColumn = columns.indexOf('uid');
+    for (const row of rows) {
+      const fields = row.trim().split(/\s+/);
+      if (Number(fields[uidColumn]) !== uid) continue;
+      await new Promise<void>((resolve) => {
+        const child = spawn('ipcrm', [flag, fields[idColumn]], {
+          stdio: 'ignore',
+          env: { PATH: '/usr/bin:/bin' },
+        });
+        child.once('error', () => resolve());
+        child.once('exit', () => resolve());
+      });
+    }
+  }
 }

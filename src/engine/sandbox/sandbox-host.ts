@@ -10,7 +10,7 @@ import {
   type SandboxMode,
   type SandboxSetting,
 } from './job-sandbox';
-import { killProcessesOf } from './process-reaper';
+import { killProcessesOf, removeLeftoversOf } from './process-reaper';
 import { chownTree } from './job-files';
 import { slotUidConflict } from './slot-uids';
 
@@ -215,6 +215,11 @@ export class SandboxHost {
       },
       killAll: async () => {
         if (owner) await killProcessesOf(owner.uid, owner.gid);
+      },
+      reset: async () => {
+        if (!owner) return;
+        await killProcessesOf(owner.uid, owner.gid);
+        await removeLeftoversOf(owner.uid);
       },
     };
   }

@@ -125,9 +125,12 @@ async function runBuild(client: GraphQLClient, name: string, repo: GitRepo, comm
   return finished(client, name);
 }
 
+// Digits only (they end up in `sleep 30.<tag>`), unique per run: runs may overlap on one machine.
+const runTag = String(process.pid % 100_000).padStart(5, '0');
+
 describe.each([
-  { mode: 'bwrap', tag: '4711' },
-  { mode: 'uid', tag: '4712' },
+  { mode: 'bwrap', tag: `1${runTag}` },
+  { mode: 'uid', tag: `2${runTag}` },
 ])('SLUICE_SANDBOX=$mode (server running as root)', ({ mode, tag }) => {
   let server: TestServer;
   let alice: TestAccount;
@@ -305,6 +308,26 @@ describe.each([
     expect(summary).toMatch(/base-directory "leak" of artifact "Built" is outside the working directory/);
     expect(log).toContain('install.env ->'); // the link was there when the server read the state
     expect(log).not.toContain(keyLine);
+  });
+
+  it('leaves nothing of a job where every uid may write, for the next job of its slot', async () => {
+    const leftovers = [`/tmp/leftover-${tag}`, `/dev/shm/leftover-${tag}`];
+    await startBuild(mallory.root, 'litter', repo, [
+      ...leftovers.map((file) => `(umask 077; echo "mallory-${tag}" > ${file})`),
+      `sleep 2.${tag}`,
+    ]);
+    if (mode === 'uid') {
+      // Without bubblewrap these are the host's own folders: the files are really there.
+      await until(() => (leftovers.every((file) => fs.existsSync(file)) ? true : undefined), 'the files');
+    }
+    const litter = await finished(mallory.root, 'litter');
+    expect(litter.status, litter.summary).toBe('SUCCEEDED');
+    // Removed when the job ends (a failed job's, just after its result is reported).
+    await until(
+      () => (leftovers.some((file) => fs.existsSync(file)) ? undefined : true),
+      'the leftovers to go',
+      10_000,
+    );
   });
 
   it('keeps network access', async () => {
