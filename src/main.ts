@@ -13,8 +13,19 @@ Commands:
 
 Configuration comes from the environment; see README.md.`;
 
+/**
+ * The environment with the secrets bin/sluice.js took out of it before tsx started its
+ * esbuild child (`npm start`, which runs this file directly, has none held).
+ */
+function environment(): Record<string, string | undefined> {
+  const key = Symbol.for('sluice.heldSecrets');
+  const held = (globalThis as Record<symbol, unknown>)[key];
+  delete (globalThis as Record<symbol, unknown>)[key];
+  return { ...process.env, ...(held as Record<string, string> | undefined) };
+}
+
 async function serve(flags: string[]): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig(environment());
   // Read once; no child process (PostgreSQL, git, a job) may inherit them.
   forgetSecrets();
   const logger = createLogger(config.logLevel);
@@ -40,7 +51,7 @@ async function serve(flags: string[]): Promise<void> {
 }
 
 async function migrateOnly(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig(environment());
   forgetSecrets();
   const logger = createLogger(config.logLevel);
   const db = await openDatabase(config, logger, { migrate: true });

@@ -39,7 +39,10 @@ async function createAndSettle(
 }
 
 beforeAll(async () => {
-  server = await startTestServer();
+  // These builds are steered through flag files in a shared temp folder, which bubblewrap's
+  // private /tmp would hide: the slot-uid sandbox lets them see it (test/engine/sandbox
+  // covers both sandboxes).
+  server = await startTestServer({ SLUICE_SANDBOX: 'uid' });
   account = await newAccount(server, 'control');
   repo = GitRepo.create({ 'app.txt': 'v1\n' });
   flags = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-flags-'));
@@ -159,9 +162,19 @@ describe('retry', () => {
   });
 });
 
+/**
+ * An empty file every job may append to: each job slot runs as its own uid, so a file one
+ * job created is not another's to write.
+ */
+function sharedLog(file: string): void {
+  fs.writeFileSync(file, '');
+  fs.chmodSync(file, 0o666);
+}
+
 describe('rollback', () => {
   it('re-runs a stage with an earlier execution’s revision; never the source stage', async () => {
     const deployLog = `${flags}/deployed`;
+    sharedLog(deployLog);
     const good = await createAndSettle(sourceAndBuild('roll', repo.dir, `cat app.txt >> ${deployLog}`));
     const goodCommit = repo.head();
     repo.commit({ 'app.txt': 'v2\n' }, 'second');
@@ -193,6 +206,7 @@ describe('rollback', () => {
 describe('onFailure ROLLBACK and pipelines that start pipelines', () => {
   it('a failed stage rolls back automatically to the last execution that succeeded there', async () => {
     const log = `${flags}/auto-rollback`;
+    sharedLog(log);
     const declaration = sourceAndBuild(
       'auto-roll',
       repo.dir,
@@ -254,8 +268,9 @@ describe('execution modes', () => {
         executionMode: 'QUEUED',
       },
     );
+    sharedLog(`${flags}/queued.log`);
     const first = await createAndSettle(declaration);
-    fs.rmSync(`${flags}/queued.log`);
+    sharedLog(`${flags}/queued.log`);
     const runs = [
       await start(account.root, 'queued'),
       await start(account.root, 'queued'),
