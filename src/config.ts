@@ -176,8 +176,28 @@ export function loadConfig(env: Env = process.env): Config {
         uidBaseMax,
       ),
     },
-    workDir: path.resolve(env.SLUICE_WORK_DIR || `${path.resolve(env.SLUICE_DATA_DIR || '.sluice')}-work`),
+    workDir: workFolder(env),
   };
+}
+
+/**
+ * SLUICE_WORK_DIR, outside the data folder: that one is 0700, and a job running as its slot's
+ * uid could not reach its own folder through it (nor should the data folder hold a job's).
+ */
+function workFolder(env: Env): string {
+  const dataDir = path.resolve(env.SLUICE_DATA_DIR || '.sluice');
+  const workDir = path.resolve(env.SLUICE_WORK_DIR || `${dataDir}-work`);
+  const inside = (outer: string, inner: string) => {
+    const relative = path.relative(outer, inner);
+    return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+  };
+  if (inside(dataDir, workDir) || inside(workDir, dataDir)) {
+    throw new ConfigError(
+      'SLUICE_WORK_DIR',
+      `must be outside SLUICE_DATA_DIR (${dataDir}) and not contain it, got "${workDir}"`,
+    );
+  }
+  return workDir;
 }
 
 /** Variables holding secrets: read once, then gone from the environment (see forgetSecrets). */
