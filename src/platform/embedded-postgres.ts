@@ -148,19 +148,30 @@ async function clearStalePostmaster(dir: string): Promise<void> {
   fs.rmSync(pidFile, { force: true });
 }
 
+/**
+ * The password file initdb reads, never readable by anyone else, not even briefly: a fresh
+ * folder (mkdtemp: 0700), the file created in it 0600 with O_EXCL (so nothing planted there
+ * is followed), both then given to the OS user initdb runs as. The caller removes `dir`.
+ */
+export function writeInitdbPasswordFile(
+  password: string,
+  ids: { uid?: number; gid?: number },
+): { dir: string; file: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-pg-'));
+  const file = path.join(dir, 'pwfile');
+  fs.writeFileSync(file, `${password}\n`, { mode: 0o600, flag: 'wx' });
+  if (ids.uid !== undefined && ids.gid !== undefined) {
+    fs.chownSync(file, ids.uid, ids.gid);
+    fs.chownSync(dir, ids.uid, ids.gid);
+  }
+  return { dir, file };
+}
+
 async function initialise(dir: string, initdb: string, ids: { uid?: number; gid?: number }): Promise<string> {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (ids.uid !== undefined && ids.gid !== undefined) fs.chownSync(dir, ids.uid, ids.gid);
   const password = randomBytes(24).toString('base64url');
-  // Never readable by anyone else, not even briefly: a fresh 0700 folder, a file created
-  // 0600 with O_EXCL, both given to the OS user initdb runs as before it reads them.
-  const pwDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-pg-'));
-  const pwFile = path.join(pwDir, 'pwfile');
-  fs.writeFileSync(pwFile, `${password}\n`, { mode: 0o600, flag: 'wx' });
-  if (ids.uid !== undefined && ids.gid !== undefined) {
-    fs.chownSync(pwFile, ids.uid, ids.gid);
-    fs.chownSync(pwDir, ids.uid, ids.gid);
-  }
+  const { dir: pwDir, file: pwFile } = writeInitdbPasswordFile(password, ids);
   try {
     execFileSync(
       initdb,
