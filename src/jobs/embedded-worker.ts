@@ -111,6 +111,8 @@ export class EmbeddedWorker {
   private readonly running = new Map<string, RunningJob>();
   /** Job slots not held by a running job. */
   private readonly freeSlots: number[];
+  /** Slots whose leftovers from before this process (a crash) were removed. */
+  private readonly sweptSlots = new Set<number>();
   private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   private polling: Promise<void> | undefined;
   private pollAgain = false;
@@ -278,8 +280,13 @@ export class EmbeddedWorker {
         logger.info({ status }, 'job ended before it started (cancelled)');
         return;
       }
-      // Anything an earlier, abandoned job of this slot left (running, or in /tmp) goes first.
-      await sandbox.reset();
+      // What an earlier job of this slot left running goes first; what a process before this
+      // one left anywhere (a crash), on the slot's first job. Each job's end cleans up after it.
+      if (this.sweptSlots.has(entry.slot)) await sandbox.killAll();
+      else {
+        await sandbox.reset();
+        this.sweptSlots.add(entry.slot);
+      }
       heartbeatTimer = setInterval(entry.beat, this.heartbeatMs);
       const log = new JobLogWriter(
         (offset, text) => queue.appendLog(job.accountId, job.id, job.nonce, offset, text),
@@ -394,7 +401,7 @@ export class EmbeddedWorker {
     };
     const result = await this.runProvider(provider, context);
     // No process of the job may change its outputs while the server packs them.
-    await sandbox.reset();
+    await sandbox.killAll();
     if (controller.signal.aborted) throw new Error('stopped');
 
     const outputArtifacts: JobSuccessResult['outputArtifacts'] = [];

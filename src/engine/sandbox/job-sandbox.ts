@@ -42,7 +42,7 @@ export interface JobSandbox {
    */
   killAll(): Promise<void>;
   /**
-   * Before and after each job of the slot: `killAll`, then what the slot uid left in the
+   * When a job ends (and on a slot's first job, after a crash): `killAll`, then what the slot uid left in the
    * folders every uid may write (/tmp, /dev/shm, …) and its System V IPC objects go, so a
    * slot's next job (another account's, maybe) finds nothing of the last one.
    */
