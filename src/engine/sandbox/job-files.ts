@@ -27,16 +27,6 @@ export async function readJobFile(file: string, maxBytes = 16 * 1024 * 1024): Pr
   }
 }
 
-/** Creates an empty file the job may write but not replace (its folder is the server's). */
-export async function createJobFile(
-  file: string,
-  owner: { uid: number; gid: number } | undefined,
-): Promise<void> {
-  await fsp.rm(file, { force: true });
-  await fsp.writeFile(file, '', { flag: 'wx', mode: 0o600 });
-  if (owner) await fsp.chown(file, owner.uid, owner.gid);
-}
-
 /** `lchown -R`: every entry under `dir` (and `dir`) to `uid:gid`, symlinks themselves, not their targets. */
 export async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
   await fsp.lchown(dir, uid, gid);
