@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EVENT_VERSION, eventNaming, type AuditIdentity, type AuditRecord } from '../audit/audit-record';
-import { auditDocument, MAX_RESPONSE_BYTES } from '../audit/redact';
+import { auditDocument, maskUrlCredentials, MAX_RESPONSE_BYTES } from '../audit/redact';
 import { arn as arns, parseArn, PLATFORM_ACCOUNT_ID } from '../iam/arn';
 import type { Principal } from '../iam/identity/principal';
 import { DomainError } from '../platform/errors';
@@ -89,7 +89,9 @@ async function owningAccount(
 
 function errorFields(error: unknown): { errorCode: string | null; errorMessage: string | null } {
   if (error === undefined) return { errorCode: null, errorMessage: null };
-  if (error instanceof DomainError) return { errorCode: error.code, errorMessage: error.message };
+  // A message may quote what the caller sent (a rejected value), URLs with credentials included.
+  if (error instanceof DomainError)
+    return { errorCode: error.code, errorMessage: maskUrlCredentials(error.message) };
   return { errorCode: 'INTERNAL', errorMessage: 'Internal error' };
 }
 

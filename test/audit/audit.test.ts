@@ -330,6 +330,25 @@ describe('redaction', () => {
     for (let i = 1; i <= 9; i++)
       expect(dump.rows[0].all).not.toMatch(new RegExp(`(url|variable|config)-secret-${i}`));
   });
+
+  it('hides URL credentials that an error message quotes back', async () => {
+    // A rejected choice is quoted in the message: the caller's own text, credentials and all.
+    await account.root.fails(
+      CREATE,
+      {
+        p: {
+          name: 'redacted-pipe-3',
+          executionMode: 'https://carol:msg-secret-1@example.invalid/x',
+          stages: stages('https://127.0.0.1:9/a.git'),
+        },
+      },
+      'BAD_USER_INPUT',
+    );
+    const [event] = await events(account.root, { eventName: 'CreatePipeline', errorCode: 'BAD_USER_INPUT' });
+    expect(event.errorMessage).toContain(`https://${HIDDEN}@example.invalid/x`);
+    const dump = await db.query(`SELECT string_agg(event::text, ' ') AS all FROM audit_events`);
+    expect(dump.rows[0].all).not.toMatch(/msg-secret-1/);
+  });
 });
 
 describe('who sees what', () => {
