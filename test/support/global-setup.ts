@@ -5,6 +5,7 @@ import { Client } from 'pg';
 import type { TestProject } from 'vitest/node';
 import { createDataSource, migrate } from '../../src/platform/db/database';
 import { startEmbeddedPostgres } from '../../src/platform/embedded-postgres';
+import { ensureBubblewrap } from './ensure-bubblewrap';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -22,6 +23,7 @@ export const TEMPLATE = 'sluice_template';
  * with a migrated template database; each test file clones its own database from it.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  ensureBubblewrap();
   let stop = async (): Promise<void> => {};
   let adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) {
