@@ -3,6 +3,7 @@ import { AuditTrail1764200000000 } from './1764200000000-audit-trail';
 import { Executions1764300000000 } from './1764300000000-executions';
 import { IamCanonicalNames1764400000000 } from './1764400000000-iam-canonical-names';
 import { AuditOwner1764500000000 } from './1764500000000-audit-owner';
+import { InlinePolicyNames1764800000000 } from './1764800000000-inline-policy-names';
 
 /** Listed explicitly: TypeORM's glob loader cannot load .ts under vitest (STACK.md gotcha 3). */
 export const migrations = [
@@ -11,4 +12,5 @@ export const migrations = [
   Executions1764300000000,
   IamCanonicalNames1764400000000,
   AuditOwner1764500000000,
+  InlinePolicyNames1764800000000,
 ];

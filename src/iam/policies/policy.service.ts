@@ -190,14 +190,16 @@ export class PolicyService {
     const document = acceptDocument(documentInput);
     await this.changes.write(accountId, async (tx) => {
       const holderId = await this.holderId(tx, accountId, holderType, holderName);
-      await tx
-        .getRepository(InlinePolicyEntity)
-        .upsert({ accountId, principalType: holderType, principalId: holderId, name: policyName, document }, [
-          'accountId',
-          'principalType',
-          'principalId',
-          'name',
-        ]);
+      // Inline policy names are unique without regard to case (inline_policies_name_ci): a put
+      // naming `OWN` replaces the document of `own` and keeps the stored spelling, in one
+      // statement so two concurrent puts of case variants cannot both insert.
+      await tx.query(
+        `INSERT INTO inline_policies (account_id, principal_type, principal_id, name, document)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (account_id, principal_type, principal_id, lower(name))
+         DO UPDATE SET document = EXCLUDED.document`,
+        [accountId, holderType, holderId, policyName, JSON.stringify(document)],
+      );
     });
   }
 
@@ -211,7 +213,14 @@ export class PolicyService {
       const holderId = await this.holderId(tx, accountId, holderType, holderName);
       const result = await tx
         .getRepository(InlinePolicyEntity)
-        .delete({ accountId, principalType: holderType, principalId: holderId, name: policyName });
+        .createQueryBuilder()
+        .delete()
+        .where(
+          'account_id = :accountId AND principal_type = :holderType AND principal_id = :holderId' +
+            ' AND lower(name) = lower(:policyName)',
+          { accountId, holderType, holderId, policyName },
+        )
+        .execute();
       if (!result.affected)
         throw new NotFoundError(`${holderType} ${holderName} has no inline policy ${policyName}`);
     });
