@@ -36,7 +36,7 @@ export class SessionResolver {
         throw new UnauthenticatedError(`The security token is not valid: ${err.message}`);
       throw err;
     }
-    const key = `${principal.accountId}|${principal.userId ?? principal.arn}|${principal.accessKeyId ?? ''}`;
+    const key = cacheKey(principal);
     const now = Date.now();
     let entry = this.checked.get(key);
     if (!entry || now - entry.at > RECHECK_MS) {
@@ -52,4 +52,20 @@ export class SessionResolver {
       throw new UnauthenticatedError('The security token is no longer valid: its principal was deleted');
     return principal;
   }
+}
+
+/**
+ * Everything that identifies the principal behind a token, so an answer about one principal is
+ * never reused for another: the account root and a user token that names the root's ARN, or a
+ * user and another principal type carrying the same user id, each get their own entry (the
+ * type decides which existence check applies). JSON keeps the parts apart whatever they hold.
+ */
+function cacheKey(principal: Principal): string {
+  return JSON.stringify([
+    principal.type,
+    principal.accountId,
+    principal.arn,
+    principal.userId ?? null,
+    principal.accessKeyId ?? null,
+  ]);
 }
