@@ -33,6 +33,7 @@ interface Event {
   eventName: string;
   readOnly: boolean;
   errorCode: string | null;
+  errorMessage: string | null;
   requestParameters: Record<string, unknown> | null;
   responseElements: Record<string, unknown> | null;
   userIdentity: { type: string; arn: string | null; accountId: string | null; userName: string | null };
