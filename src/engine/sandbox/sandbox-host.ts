@@ -213,13 +213,17 @@ export class SandboxHost {
       handOver: async (dir) => {
         if (owner) await chownTree(dir, owner.uid, owner.gid);
       },
+      // With bubblewrap every process of the job is in a pid namespace that ends with its
+      // leader, and /tmp, /dev/shm and System V IPC are the sandbox's own: the /proc scan
+      // (which reads every process's status, on the event loop) is needed once per job, at
+      // its end, as a backstop; the uid mode needs it whenever a job's processes must be gone.
       killAll: async () => {
-        if (owner) await killProcessesOf(owner.uid, owner.gid);
+        if (owner && mode !== 'bwrap') await killProcessesOf(owner.uid, owner.gid);
       },
       reset: async () => {
         if (!owner) return;
         await killProcessesOf(owner.uid, owner.gid);
-        await removeLeftoversOf(owner.uid);
+        if (mode !== 'bwrap') await removeLeftoversOf(owner.uid);
       },
     };
   }
