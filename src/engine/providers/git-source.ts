@@ -221,17 +221,7 @@ export async function resolveBranchHead(
 ): Promise<string> {
   checkUrl(url);
   checkBranch(branch);
-  const timeoutMs = options.timeoutMs ?? defaultResolveTimeoutMs;
-  const home = await gitHome(options);
-  try {
-    const git = new Git(
-      home,
-      Date.now() + timeoutMs,
-      signal ?? new AbortController().signal,
-      timeoutMs,
-      url,
-      options.sandbox,
-    );
+  return withRemoteGit(url, signal, options, async (git) => {
     const ref = `refs/heads/${branch}`;
     const listed = await git.tryRun(['ls-remote', '--heads', '--', url, ref]);
     if (listed.code !== 0) throw unreachable(listed.stderr, url);
@@ -240,9 +230,7 @@ export async function resolveBranchHead(
       if (name === ref) return commit;
     }
     throw branchMissing(url, branch);
-  } finally {
-    await fsp.rm(home, { recursive: true, force: true });
-  }
+  });
 }
 
 /** The commits at the tips of the remote's branches and tags (what `git ls-remote` lists). */
@@ -252,6 +240,25 @@ export async function remoteRefTips(
   options: GitRunOptions = {},
 ): Promise<Set<string>> {
   checkUrl(url);
+  return withRemoteGit(url, signal, options, async (git) => {
+    const listed = await git.tryRun(['ls-remote', '--', url]);
+    if (listed.code !== 0) throw unreachable(listed.stderr, url);
+    return new Set(
+      listed.stdout
+        .split('\n')
+        .map((line) => line.split('\t')[0])
+        .filter(Boolean),
+    );
+  });
+}
+
+/** Runs `work` with a git for questions to the remote at `url`, in a throw-away home. */
+async function withRemoteGit<T>(
+  url: string,
+  signal: AbortSignal | undefined,
+  options: GitRunOptions,
+  work: (git: Git) => Promise<T>,
+): Promise<T> {
   const timeoutMs = options.timeoutMs ?? defaultResolveTimeoutMs;
   const home = await gitHome(options);
   try {
@@ -263,14 +270,7 @@ export async function remoteRefTips(
       url,
       options.sandbox,
     );
-    const listed = await git.tryRun(['ls-remote', '--', url]);
-    if (listed.code !== 0) throw unreachable(listed.stderr, url);
-    return new Set(
-      listed.stdout
-        .split('\n')
-        .map((line) => line.split('\t')[0])
-        .filter(Boolean),
-    );
+    return await work(git);
   } finally {
     await fsp.rm(home, { recursive: true, force: true });
   }
