@@ -2,7 +2,6 @@ import type { EntityManager } from 'typeorm';
 import { arn, parseArn } from '../iam/arn';
 import type { Authorizer } from '../iam/authorizer';
 import type { IdentityService } from '../iam/identity/identity.service';
-import type { Principal } from '../iam/identity/principal';
 import type { RequestContext } from '../iam/policy/request-context';
 
 /** The answer for one Invoke/Pipeline action: the pipeline it may start, or why not (PERMISSION_ERROR). */
@@ -72,7 +71,7 @@ export class PipelineAuthorPermission implements InvokePermission {
     );
     const author = rows[0]?.created_by;
     if (!author) return { allowed: false, reason: `pipeline ${callerPipelineName} has no recorded author` };
-    const principal = await this.principalOf(tx, callerAccountId, author);
+    const principal = await this.identities.principalOfArn(tx, callerAccountId, author, 'engine');
     if (!principal) {
       return {
         allowed: false,
@@ -102,28 +101,5 @@ export class PipelineAuthorPermission implements InvokePermission {
           allowed: false,
           reason: `${principal.arn}, who last changed pipeline ${callerPipelineName}, is not authorized to perform ${action} on ${targetArn}`,
         };
-  }
-
-  /** The principal behind a stored ARN, as it exists now; only the root and users can author. */
-  private async principalOf(
-    tx: EntityManager,
-    accountId: string,
-    principalArn: string,
-  ): Promise<Principal | undefined> {
-    if (principalArn === arn.root(accountId)) {
-      return { type: 'ROOT', arn: principalArn, accountId, sessionId: 'engine' };
-    }
-    const prefix = arn.user(accountId, '');
-    if (!principalArn.startsWith(prefix)) return undefined;
-    const user = await this.identities.findUser(tx, accountId, principalArn.slice(prefix.length));
-    if (!user) return undefined;
-    return {
-      type: 'USER',
-      arn: arn.user(accountId, user.name),
-      accountId,
-      userId: user.id,
-      userName: user.name,
-      sessionId: 'engine',
-    };
   }
 }

@@ -294,6 +294,33 @@ export class IdentityService {
       .getOne();
   }
 
+  /**
+   * The principal a stored or given ARN names, as it exists now: the account root, or one of
+   * its users (by name, any case). Undefined for anything else (another account, a role).
+   * `sessionId` says who acts with it without a session of its own (the engine, the simulator).
+   */
+  async principalOfArn(
+    tx: EntityManager,
+    accountId: string,
+    principalArn: string,
+    sessionId: string,
+  ): Promise<Principal | undefined> {
+    if (principalArn === arn.root(accountId))
+      return { type: 'ROOT', arn: principalArn, accountId, sessionId };
+    const prefix = arn.user(accountId, '');
+    if (!principalArn.startsWith(prefix)) return undefined;
+    const user = await this.findUser(tx, accountId, principalArn.slice(prefix.length));
+    if (!user) return undefined;
+    return {
+      type: 'USER',
+      arn: arn.user(accountId, user.name),
+      accountId,
+      userId: user.id,
+      userName: user.name,
+      sessionId,
+    };
+  }
+
   async requireUser(tx: EntityManager, accountId: string, userName: string): Promise<UserEntity> {
     const user = await this.findUser(tx, accountId, userName);
     if (!user) throw new NotFoundError(`User ${userName} does not exist in account ${accountId}`);

@@ -1,5 +1,5 @@
 import { BadInputError, LimitExceededError, NotFoundError } from '../../platform/errors';
-import { arn, parseArn, SHARED_ACCOUNT } from '../arn';
+import { parseArn, SHARED_ACCOUNT } from '../arn';
 import type { Authorizer } from '../authorizer';
 import type { IdentityService } from '../identity/identity.service';
 import type { Principal } from '../identity/principal';
@@ -82,23 +82,15 @@ export class PolicySimulator {
   }
 
   private async principalOf(accountId: string, policySourceArn: string): Promise<Principal> {
-    const parsed = parseArn(policySourceArn);
-    const notFound = new NotFoundError(`No user or account root ${policySourceArn} in account ${accountId}`);
-    if (!parsed || parsed.service !== 'iam' || parsed.account !== accountId) throw notFound;
-    if (parsed.resource === 'root') {
-      return { type: 'ROOT', arn: arn.root(accountId), accountId, sessionId: 'simulation' };
-    }
-    if (!parsed.resource.startsWith('user/')) throw notFound;
-    const user = await this.identities.findUser(this.db.manager, accountId, parsed.resource.slice(5));
-    if (!user) throw notFound;
-    return {
-      type: 'USER',
-      arn: arn.user(accountId, user.name),
+    const principal = await this.identities.principalOfArn(
+      this.db.manager,
       accountId,
-      userId: user.id,
-      userName: user.name,
-      sessionId: 'simulation',
-    };
+      policySourceArn,
+      'simulation',
+    );
+    if (!principal)
+      throw new NotFoundError(`No user or account root ${policySourceArn} in account ${accountId}`);
+    return principal;
   }
 }
 
