@@ -9,6 +9,7 @@ import {
   start,
   waitForStatus,
   type Execution,
+  gitSourceStage,
 } from '../support/executions';
 import { newAccount, userWithPolicy, type TestAccount } from '../support/factories';
 import type { GraphQLClient } from '../support/graphql-client';
@@ -25,7 +26,6 @@ let callee: http.Server;
 let calleeUrl: string;
 const deliveries: { headers: http.IncomingHttpHeaders; body: string }[] = [];
 
-const git = { category: 'Source', owner: 'Sluice', provider: 'Git', version: '1' };
 const invokePipeline = { category: 'Invoke', owner: 'Sluice', provider: 'Pipeline', version: '1' };
 const invokeWebhook = { category: 'Invoke', owner: 'Sluice', provider: 'Webhook', version: '1' };
 
@@ -36,20 +36,7 @@ function withSecondStage(
 ): Record<string, unknown> {
   return {
     name,
-    stages: [
-      {
-        name: 'Source',
-        actions: [
-          {
-            name: 'Checkout',
-            actionTypeId: git,
-            configuration: { RepositoryUrl: repo.dir, BranchName: 'main' },
-            outputArtifacts: [{ name: 'Src' }],
-          },
-        ],
-      },
-      { name: 'Next', actions: [{ name: 'Call', ...action }] },
-    ],
+    stages: [gitSourceStage(repo.dir), { name: 'Next', actions: [{ name: 'Call', ...action }] }],
     ...extra,
   };
 }

@@ -13,6 +13,7 @@ import {
   START,
   waitForStatus,
   type Execution,
+  gitSourceStage,
 } from '../support/executions';
 import { allow, newAccount, userWithPolicy, type TestAccount } from '../support/factories';
 import { GitRepo } from '../support/git-repo';
@@ -23,7 +24,6 @@ let account: TestAccount;
 let repo: GitRepo;
 let deployDir: string;
 
-const git = { category: 'Source', owner: 'Sluice', provider: 'Git', version: '1' };
 const shell = { category: 'Build', owner: 'Sluice', provider: 'Shell', version: '1' };
 const approval = { category: 'Approval', owner: 'Sluice', provider: 'Manual', version: '1' };
 const directory = { category: 'Deploy', owner: 'Sluice', provider: 'Directory', version: '1' };
@@ -48,18 +48,7 @@ function releasePipeline(name: string): Record<string, unknown> {
     name,
     variables: [{ name: 'Flavour', defaultValue: 'plain' }],
     stages: [
-      {
-        name: 'Source',
-        actions: [
-          {
-            name: 'Checkout',
-            actionTypeId: git,
-            configuration: { RepositoryUrl: repo.dir, BranchName: 'main' },
-            outputArtifacts: [{ name: 'Src' }],
-            namespace: 'SourceVariables',
-          },
-        ],
-      },
+      gitSourceStage(repo.dir, 'SourceVariables'),
       {
         name: 'Build',
         actions: [

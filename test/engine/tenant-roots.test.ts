@@ -11,6 +11,7 @@ import {
   start,
   waitForStatus,
   type Execution,
+  gitSourceStage,
 } from '../support/executions';
 import { newAccount, type TestAccount } from '../support/factories';
 import { GitRepo } from '../support/git-repo';
@@ -27,7 +28,6 @@ let a: TestAccount;
 let b: TestAccount;
 let repo: GitRepo;
 
-const git = { category: 'Source', owner: 'Sluice', provider: 'Git', version: '1' };
 const deploy = { category: 'Deploy', owner: 'Sluice', provider: 'Directory', version: '1' };
 
 function sourceAndDeploy(name: string, repoUrl: string, target: string): Record<string, unknown> {
@@ -38,17 +38,7 @@ function sourceAndDeploy(name: string, repoUrl: string, target: string): Record<
       { name: 'repo', defaultValue: repoUrl },
     ],
     stages: [
-      {
-        name: 'Source',
-        actions: [
-          {
-            name: 'Checkout',
-            actionTypeId: git,
-            configuration: { RepositoryUrl: '#{variables.repo}', BranchName: 'main' },
-            outputArtifacts: [{ name: 'Src' }],
-          },
-        ],
-      },
+      gitSourceStage('#{variables.repo}'),
       {
         name: 'Deploy',
         actions: [

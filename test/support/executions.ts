@@ -117,8 +117,24 @@ export async function start(
 
 export const CREATE_PIPELINE = `mutation($p: PipelineDeclarationInput!) { createPipeline(pipeline: $p) { name version } }`;
 
-const git = { category: 'Source', owner: 'Sluice', provider: 'Git', version: '1' };
+export const gitSourceType = { category: 'Source', owner: 'Sluice', provider: 'Git', version: '1' };
 const shell = { category: 'Build', owner: 'Sluice', provider: 'Shell', version: '1' };
+
+/** The first stage most test pipelines share: one git action `Checkout` giving artifact `Src`. */
+export function gitSourceStage(repositoryUrl: string, namespace?: string): Record<string, unknown> {
+  return {
+    name: 'Source',
+    actions: [
+      {
+        name: 'Checkout',
+        actionTypeId: gitSourceType,
+        configuration: { RepositoryUrl: repositoryUrl, BranchName: 'main' },
+        outputArtifacts: [{ name: 'Src' }],
+        ...(namespace ? { namespace } : {}),
+      },
+    ],
+  };
+}
 
 /** Source (git) → Build (shell commands) [→ more stages]. */
 export function sourceAndBuild(
@@ -130,18 +146,7 @@ export function sourceAndBuild(
   return {
     name,
     stages: [
-      {
-        name: 'Source',
-        actions: [
-          {
-            name: 'Checkout',
-            actionTypeId: git,
-            configuration: { RepositoryUrl: repo, BranchName: 'main' },
-            outputArtifacts: [{ name: 'Src' }],
-            namespace: 'SourceVariables',
-          },
-        ],
-      },
+      gitSourceStage(repo, 'SourceVariables'),
       {
         name: 'Build',
         actions: [
