@@ -329,7 +329,8 @@ describe('EmbeddedWorker', () => {
     await eventually(async () => (probe.active > 0 ? true : undefined), 5_000, 'the job to start');
     const started = Date.now();
     await worker.stop();
-    expect(Date.now() - started).toBeLessThan(3_000);
+    // Well short of the provider's 30 s sleep: stop() waited only its grace period.
+    expect(Date.now() - started).toBeLessThan(15_000);
     expect(aborted).toBe(true);
     // Not reported: the job stays held until its lease expires, then runs again elsewhere.
     expect((await jobRecord(ds, exec.accountId, job.jobId)).status).toBe('IN_PROGRESS');
