@@ -4,6 +4,7 @@ import { Executions1764300000000 } from './1764300000000-executions';
 import { IamCanonicalNames1764400000000 } from './1764400000000-iam-canonical-names';
 import { AuditOwner1764500000000 } from './1764500000000-audit-owner';
 import { InlinePolicyNames1764800000000 } from './1764800000000-inline-policy-names';
+import { EventsOutbox1764900000000 } from './1764900000000-events-outbox';
 
 /** Listed explicitly: TypeORM's glob loader cannot load .ts under vitest (STACK.md gotcha 3). */
 export const migrations = [
@@ -13,4 +14,5 @@ export const migrations = [
   IamCanonicalNames1764400000000,
   AuditOwner1764500000000,
   InlinePolicyNames1764800000000,
+  EventsOutbox1764900000000,
 ];

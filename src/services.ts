@@ -9,6 +9,7 @@ import { PipelineAuthorPermission } from './engine/invoke-permission';
 import { PipelineReconciler } from './engine/pipeline-reconciler';
 import { TenantRoots } from './engine/providers/tenant-roots';
 import { loadWebhookServerKey, WebhookSecrets } from './engine/providers/webhook-secrets';
+import { Outbox } from './events/outbox';
 import { ExecutionService } from './executions/execution.service';
 import { JobQueue } from './jobs/job-queue';
 import { AuditLookup } from './audit/audit-lookup';
@@ -63,6 +64,8 @@ export interface Services {
   gitLocalRoots: TenantRoots;
   /** Each account's Invoke/Webhook signing secret. */
   webhookSecrets: WebhookSecrets;
+  /** Where execution state changes append their events (src/events/outbox.ts). */
+  outbox: Outbox;
 }
 
 export async function createServices(
@@ -90,6 +93,7 @@ export async function createServices(
     ttlSeconds: config.tokenTtlSeconds,
   });
   const tags = new TagService(db, config.region);
+  const outbox = new Outbox();
   const starter = new ExecutionStarter();
   const artifacts = new ArtifactStore(path.join(config.dataDir, 'artifacts'));
   const jobs = new JobQueue(dataSource, { leaseSeconds: config.jobLeaseSeconds, maxAttempts: 3 });
@@ -146,5 +150,6 @@ export async function createServices(
     deployRoots,
     gitLocalRoots,
     webhookSecrets: new WebhookSecrets(loadWebhookServerKey(config.webhookSecret, config.dataDir)),
+    outbox,
   };
 }

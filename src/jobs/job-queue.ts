@@ -28,6 +28,12 @@ import { boundaryAtOrAfter, boundaryAtOrBefore } from './utf8';
  */
 export const JOB_CANCEL_CHANNEL = 'sluice_job_cancel';
 
+/**
+ * A log chunk was stored: payload `accountId|actionExecutionId`. A wake-up only; subscribers
+ * read the log by offset through `readLog`.
+ */
+export const LOG_CHANNEL = 'sluice_logs';
+
 export interface JobQueueOptions {
   /** How long a claim holds without a heartbeat (DISPATCHED or IN_PROGRESS). */
   leaseSeconds: number;
@@ -234,7 +240,7 @@ export class JobQueue implements JobBroker {
       );
       // FOR SHARE on the job: the sweeper cannot take the job away between the fence check
       // and the insert, so no chunk of a lost attempt lands after the next attempt started.
-      const inserted = await this.rows<{ offset: string }>(
+      const inserted = await this.rows<{ offset: string; action_execution_id: string }>(
         tx,
         `INSERT INTO action_logs (account_id, action_execution_id, "offset", text)
          SELECT j.account_id, j.action_execution_id, $4::bigint, $5::text FROM jobs j
@@ -246,10 +252,17 @@ export class JobQueue implements JobBroker {
             AND $4::bigint + octet_length($5::text) <= $6
           FOR SHARE OF j
          ON CONFLICT DO NOTHING
-         RETURNING "offset"`,
+         RETURNING "offset", action_execution_id`,
         [accountId, jobId, nonce, offset, text, this.options.maxLogBytes],
       );
-      if (inserted.length) return { nextOffset: offset + bytes };
+      if (inserted.length) {
+        // Wakes log subscribers on every instance once the chunk is committed (src/events).
+        await tx.query('SELECT pg_notify($1, $2)', [
+          LOG_CHANNEL,
+          `${accountId}|${inserted[0].action_execution_id}`,
+        ]);
+        return { nextOffset: offset + bytes };
+      }
 
       const [state] = await this.rows<{ current: boolean; stored_bytes: number | null; log_end: string }>(
         tx,
