@@ -146,7 +146,9 @@ async function main(): Promise<void> {
   const server = await startBenchServer();
   try {
     const account = await prepareAccount(server.url);
-    const send = (m: object): Promise<void> => server.send(m);
+    const send = async (m: object): Promise<void> => {
+      await server.send(m);
+    };
 
     // Reads: the same query as bench/api.ts, by a user reading through a managed policy.
     const read = JSON.stringify({ query: '{ pipeline(name: "bench") { name version declaration } }' });

@@ -9,14 +9,19 @@ import { startEmbeddedPostgres, type RunningPostgres } from '../../src/platform/
 export interface BenchServer {
   url: string;
   databaseUrl: string;
-  send(message: object): Promise<void>;
+  /** Sends an IPC message to the server process; resolves with its answer. */
+  send(message: object): Promise<unknown>;
   stop(): Promise<void>;
 }
 
 export const ADMIN_PASSWORD = 'bench-admin-password';
 
 /** A throwaway PostgreSQL and a Sluice server process on it; both removed by stop(). */
-export async function startBenchServer(env: Record<string, string> = {}): Promise<BenchServer> {
+export async function startBenchServer(
+  env: Record<string, string> = {},
+  /** Extra node flags for the server process (e.g. --expose-gc). */
+  nodeArgs: string[] = [],
+): Promise<BenchServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'));
   fs.chmodSync(dir, 0o755);
   const pg: RunningPostgres = await startEmbeddedPostgres({ dir: path.join(dir, 'pg') });
@@ -25,7 +30,12 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
   await ensureDatabase(dbUrl.toString());
   const child: ChildProcess = fork(path.join(__dirname, 'bench-server.ts'), [], {
     // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the server.
-    execArgv: ['--import', 'tsx', ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
+    execArgv: [
+      '--import',
+      'tsx',
+      ...nodeArgs,
+      ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+    ],
     env: {
       ...process.env,
       DATABASE_URL: dbUrl.toString(),
@@ -50,7 +60,7 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
     databaseUrl: dbUrl.toString(),
     send: (message) =>
       new Promise((resolve) => {
-        child.once('message', () => resolve());
+        child.once('message', (answer) => resolve(answer));
         child.send(message);
       }),
     async stop() {
