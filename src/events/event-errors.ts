@@ -1,0 +1,44 @@
+import { BadInputError, DomainError } from '../platform/errors';
+
+/** A replay from before the retention window: says where the outbox now starts. */
+export class EventsExpiredError extends DomainError {
+  constructor(
+    readonly afterSequence: bigint,
+    readonly oldestSequence: bigint,
+  ) {
+    super(
+      'BAD_USER_INPUT',
+      `afterSequence ${afterSequence} is older than the retained events: the oldest sequence still available is ${oldestSequence}`,
+      { oldestSequence: String(oldestSequence) },
+    );
+  }
+}
+
+/**
+ * A subscriber that fell too far behind is cut off rather than delay the others; it resumes
+ * with `afterSequence` set to the last sequence it received.
+ */
+export class SubscriberTooSlowError extends Error {
+  constructor(readonly lastDeliveredSequence: bigint | undefined) {
+    super(
+      lastDeliveredSequence === undefined
+        ? 'Subscriber too slow: resubscribe'
+        : `Subscriber too slow: resume with afterSequence ${lastDeliveredSequence}`,
+    );
+    this.name = 'SubscriberTooSlowError';
+  }
+}
+
+/** `afterSequence` / `fromOffset` as clients send them: a non-negative decimal integer. */
+export function parseSequence(
+  value: string | null | undefined,
+  argument = 'afterSequence',
+): bigint | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (!/^\d{1,19}$/.test(value))
+    throw new BadInputError(
+      `${argument} must be a non-negative decimal integer string, got "${value.slice(0, 40)}"`,
+      [{ path: argument, message: 'not a non-negative decimal integer' }],
+    );
+  return BigInt(value);
+}
