@@ -15,7 +15,9 @@ import {
  * (a) orchestration overhead of a 3-stage pipeline (git source, two `true` shell actions):
  *     start → SUCCEEDED minus the actions' own run time (each job from its acknowledgement
  *     to its result, as the worker ran it), from the database's timestamps — p50/p99 over 200
- *     executions run one after another (target p50 ≤ 100 ms);
+ *     executions run one after another (target p50 ≤ 100 ms); every other execution runs with
+ *     the outbox switched off (issue 8), and `engine_outbox_ratio` is the median overhead
+ *     without it over the median with it (target ≥ 0.9);
  * (b) throughput: SUCCEEDED executions/s of a 2-stage no-op pipeline under 64 concurrent
  *     starts (target ≥ 30/s);
  * (c) the sandbox's cost per action (issue 7): one server per SLUICE_SANDBOX mode (none,
@@ -116,7 +118,11 @@ async function main(): Promise<void> {
     await waitAll(db, account.accountId, 'three', [first.rows[0].id]);
     const totals: number[] = [];
     const owns: number[] = [];
-    for (let i = 0; i < SEQUENTIAL; i++) {
+    const withoutOutbox: number[] = [];
+    for (let i = 0; i < 2 * SEQUENTIAL; i++) {
+      // Alternating, so both arms see the same machine: odd runs write no events.
+      const outbox = i % 2 === 0 ? 'on' : 'off';
+      await server.send({ outbox });
       const { startPipelineExecution } = await graphql<{
         startPipelineExecution: { pipelineExecutionId: string };
       }>(server.url, start, { n: 'three' }, token);
@@ -132,9 +138,14 @@ async function main(): Promise<void> {
            FROM pipeline_executions p WHERE p.account_id = $1 AND p.id = $2`,
         [account.accountId, id],
       );
+      if (outbox === 'off') {
+        withoutOutbox.push(Number(rows[0].total) - Number(rows[0].own));
+        continue;
+      }
       totals.push(Number(rows[0].total));
       owns.push(Number(rows[0].own));
     }
+    await server.send({ outbox: 'on' });
     const overheads = totals.map((t, i) => t - owns[i]).sort((x, y) => x - y);
     report('engine_three_stage_total_p50', median(totals), 'ms');
     report('engine_actions_own_time_p50', median(owns), 'ms');
@@ -144,6 +155,8 @@ async function main(): Promise<void> {
       overheads[Math.min(overheads.length - 1, Math.ceil(overheads.length * 0.99) - 1)],
       'ms',
     );
+    report('engine_orchestration_overhead_p50_without_outbox', median(withoutOutbox), 'ms');
+    report('engine_outbox_ratio', median(withoutOutbox) / median(overheads), '');
 
     // (b) bursts of 64 concurrent starts of a 2-stage no-op pipeline.
     await graphql(server.url, create, { p: declaration('burst', repo, 2, 'PARALLEL') }, token);

@@ -5,6 +5,7 @@ import { IamCanonicalNames1764400000000 } from './1764400000000-iam-canonical-na
 import { AuditOwner1764500000000 } from './1764500000000-audit-owner';
 import { InlinePolicyNames1764800000000 } from './1764800000000-inline-policy-names';
 import { EventsOutbox1764900000000 } from './1764900000000-events-outbox';
+import { ActionArtifacts1765000000000 } from './1765000000000-action-artifacts';
 
 /** Listed explicitly: TypeORM's glob loader cannot load .ts under vitest (STACK.md gotcha 3). */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   AuditOwner1764500000000,
   InlinePolicyNames1764800000000,
   EventsOutbox1764900000000,
+  ActionArtifacts1765000000000,
 ];

@@ -5,6 +5,7 @@ import { ArtifactStore } from './artifacts/artifact-store';
 import { DeclarationCache } from './engine/declaration-cache';
 import { Engine } from './engine/engine';
 import { ExecutionStarter } from './engine/execution-starter';
+import { ExecutionStore } from './engine/execution-store';
 import { PipelineAuthorPermission } from './engine/invoke-permission';
 import { PipelineReconciler } from './engine/pipeline-reconciler';
 import { TenantRoots } from './engine/providers/tenant-roots';
@@ -94,16 +95,17 @@ export async function createServices(
   });
   const tags = new TagService(db, config.region);
   const outbox = new Outbox();
-  const starter = new ExecutionStarter();
+  const store = new ExecutionStore(outbox, config.region);
+  const starter = new ExecutionStarter(store);
   const artifacts = new ArtifactStore(path.join(config.dataDir, 'artifacts'));
-  const jobs = new JobQueue(dataSource, { leaseSeconds: config.jobLeaseSeconds, maxAttempts: 3 });
+  const jobs = new JobQueue(dataSource, { leaseSeconds: config.jobLeaseSeconds, maxAttempts: 3 }, store);
   const invokePermission = new PipelineAuthorPermission(
     authorizer,
     identities,
     config.region,
     (account, resource) => tags.tagMap(account, resource),
   );
-  const reconciler = new PipelineReconciler(new DeclarationCache(), starter, jobs, invokePermission);
+  const reconciler = new PipelineReconciler(new DeclarationCache(), starter, jobs, invokePermission, store);
   const deployRoots = new TenantRoots(config.deployRoots);
   const gitLocalRoots = new TenantRoots(config.gitLocalRoots);
   const audit = new AuditWriter(dataSource, logger);
@@ -142,9 +144,9 @@ export async function createServices(
       deploy: deployRoots.forAccount(accountId),
       gitLocal: gitLocalRoots.forAccount(accountId),
     })),
-    executions: new ExecutionService(db, starter),
+    executions: new ExecutionService(db, starter, jobs),
     jobs,
-    engine: new Engine(dataSource, reconciler, jobs, notifications, logger),
+    engine: new Engine(dataSource, reconciler, jobs, notifications, logger, store),
     artifacts,
     artifactLinks: new ArtifactLinks(dataSource, tokens, artifacts),
     deployRoots,

@@ -7,7 +7,8 @@ import { createLogger } from '../../src/platform/logger';
  * The server under measurement, in its own process so the load generator does not share its
  * event loop. The parent drives it over the IPC channel: `{ authorization: 'on' | 'off' }`
  * flips the bench-only switch that skips policy evaluation (tokens are still verified);
- * `{ audit: 'on' | 'off' }` the one that skips writing audit events.
+ * `{ audit: 'on' | 'off' }` the one that skips writing audit events, `{ outbox: 'on' | 'off' }`
+ * the one that skips appending execution events (bench/engine.ts: what the outbox costs).
  * For bench/events.ts: `{ emit: … }` appends one event to the outbox and answers with the time
  * its transaction committed; `{ memory: true }` answers with the process's memory after a full
  * collection (needs --expose-gc).
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
   type Message = {
     authorization?: 'on' | 'off';
     audit?: 'on' | 'off';
+    outbox?: 'on' | 'off';
     emit?: EmitRequest;
     memory?: boolean;
     stop?: boolean;
@@ -69,6 +71,10 @@ async function main(): Promise<void> {
     }
     if (message.audit) {
       app.services.audit.setBenchmarkBypass(message.audit === 'off');
+      process.send?.({ ok: true });
+    }
+    if (message.outbox) {
+      app.services.outbox.setBenchmarkBypass(message.outbox === 'off');
       process.send?.({ ok: true });
     }
     if (message.emit) {

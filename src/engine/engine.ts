@@ -1,8 +1,8 @@
 import type { DataSource } from 'typeorm';
 import type { Notifications } from '../platform/db/notifications';
-import { rowsAffected } from '../platform/db/rows-affected';
 import type { Logger } from '../platform/logger';
 import { ENGINE_CHANNEL, markPipelineDirty } from './engine-signals';
+import type { ExecutionStore } from './execution-store';
 import type { JobCanceller, PipelineReconciler } from './pipeline-reconciler';
 
 export interface EngineOptions {
@@ -33,6 +33,7 @@ export class Engine {
     private readonly jobs: JobCanceller & LeaseRecovery,
     private readonly notifications: Notifications | undefined,
     private readonly logger: Logger,
+    private readonly store: ExecutionStore,
     private readonly options: EngineOptions = { sweepMs: 1000 },
   ) {}
 
@@ -128,13 +129,12 @@ export class Engine {
         await markPipelineDirty(tx, action.account_id, action.pipeline_name);
         const approval = action.action_type.startsWith('Approval/');
         const message = approval ? 'The approval timed out without an answer' : 'The action timed out';
-        const updated: unknown = await tx.query(
-          `UPDATE action_executions SET status = 'FAILED', failure_type = 'JOB_FAILED', updated_at = now(),
-                  failure_message = $3, summary = $3
-            WHERE account_id = $1 AND id = $2 AND status = 'IN_PROGRESS' RETURNING id`,
-          [action.account_id, action.id, message],
-        );
-        if (rowsAffected(updated)) await this.jobs.requestCancel(tx, action.account_id, action.id);
+        const ended = await this.store.endAction(tx, action.account_id, action.id, 'FAILED', {
+          failureType: 'JOB_FAILED',
+          failureMessage: message,
+          summary: message,
+        });
+        if (ended) await this.jobs.requestCancel(tx, action.account_id, action.id);
       });
     }
   }

@@ -74,6 +74,9 @@ export interface ActionRow {
   token: string | null;
   decided_by: string | null;
   timeout_at: Date | null;
+  /** Declared artifact names, for its events (CodePipeline's inputArtifacts/outputArtifacts). */
+  input_artifacts: string[];
+  output_artifacts: string[];
   started_at: Date;
   updated_at: Date;
 }

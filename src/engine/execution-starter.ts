@@ -4,6 +4,7 @@ import type { PipelineDeclaration } from '../pipelines/declaration/declaration';
 import { BadInputError, NotFoundError, type Problem } from '../platform/errors';
 import { markPipelineDirty } from './engine-signals';
 import type { ExecutionRow, ExecutionType, TriggerType } from './execution-rows';
+import { ExecutionStore } from './execution-store';
 import { resolvePipelineVariables } from './model/variables';
 
 export interface StartRequest {
@@ -35,6 +36,8 @@ const TOKEN = /^[A-Za-z0-9-]{1,128}$/;
  * stage rolled back) until the engine lets it in.
  */
 export class ExecutionStarter {
+  constructor(readonly store: ExecutionStore = new ExecutionStore()) {}
+
   async start(tx: EntityManager, request: StartRequest): Promise<ExecutionRow> {
     const pipeline = await this.currentPipeline(tx, request.accountId, request.pipelineName);
     if (request.clientRequestToken !== undefined) {
@@ -153,28 +156,25 @@ export class ExecutionStarter {
   ): Promise<ExecutionRow> {
     // Lock order: the engine-state row first, as the engine does (no deadlock with it).
     await markPipelineDirty(tx, e.accountId, e.pipelineName);
-    const rows: ExecutionRow[] = await tx.query(
-      `INSERT INTO pipeline_executions
-         (account_id, id, pipeline_name, pipeline_version, execution_mode, execution_type, rollback_target_id, status,
-          trigger_type, trigger_detail, client_request_token, variables, source_revisions, stage_index)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'IN_PROGRESS', $8, $9, $10, $11, $12, $13)
-       RETURNING *`,
-      [
-        e.accountId,
-        randomUUID(),
-        e.pipelineName,
-        e.version,
-        e.declaration.executionMode ?? 'SUPERSEDED',
-        e.executionType,
-        e.rollbackTargetId,
-        e.triggerType,
-        e.triggerDetail,
-        e.clientRequestToken,
-        JSON.stringify(e.variables),
-        JSON.stringify(e.sourceRevisions),
-        e.stageIndex,
-      ],
-    );
-    return rows[0];
+    return this.store.createExecution(tx, {
+      accountId: e.accountId,
+      id: randomUUID(),
+      pipelineName: e.pipelineName,
+      version: e.version,
+      executionMode: e.declaration.executionMode ?? 'SUPERSEDED',
+      executionType: e.executionType,
+      rollbackTargetId: e.rollbackTargetId,
+      triggerType: e.triggerType,
+      triggerDetail: e.triggerDetail,
+      clientRequestToken: e.clientRequestToken,
+      variables: e.variables,
+      sourceRevisions: e.sourceRevisions,
+      stageIndex: e.stageIndex,
+    });
+  }
+
+  /** A deleted pipeline's executions go with it. */
+  async forgetPipeline(tx: EntityManager, accountId: string, pipelineName: string): Promise<void> {
+    await this.store.deleteExecutionsOf(tx, accountId, pipelineName);
   }
 }

@@ -7,23 +7,32 @@ import type {
 } from '../pipelines/declaration/declaration';
 import { findActionType } from '../pipelines/declaration/action-types';
 import type { DeclarationCache } from './declaration-cache';
-import { actionTypeKey, notifyJobQueued } from './engine-signals';
+import type { JobData } from '../jobs/job-data';
+import { actionTypeKey } from './engine-signals';
 import type { ExecutionStarter } from './execution-starter';
+import type { ExecutionStore } from './execution-store';
 import type { InvokePermission } from './invoke-permission';
 import type { ActionRow, ExecutionRow, StageRow } from './execution-rows';
 import { nextActions, retryPlan, type ActionStates } from './model/stage-plan';
-import type { ActionExecutionStatus, PipelineExecutionStatus, StageExecutionStatus } from './model/statuses';
-import {
-  actionExecutionMachine,
-  pipelineExecutionMachine,
-  stageExecutionMachine,
-  transition,
-} from './model/transitions';
+import type { ActionExecutionStatus } from './model/statuses';
 import { resolveConfiguration } from './model/variables';
 
 /** Cancels the job of an action execution that will not be waited for (abandoned, timed out). */
 export interface JobCanceller {
   requestCancel(tx: EntityManager, accountId: string, actionExecutionId: string): Promise<void>;
+}
+
+export interface NewJob {
+  accountId: string;
+  actionExecutionId: string;
+  /** `Build/Sluice/Shell/1` */
+  actionType: string;
+  data: JobData;
+}
+
+/** What the engine asks of the job module: queue a job for an action execution (src/jobs owns job rows). */
+export interface JobEnqueuer {
+  enqueue(tx: EntityManager, job: NewJob): Promise<void>;
 }
 
 interface Snapshot {
@@ -53,8 +62,9 @@ export class PipelineReconciler {
   constructor(
     private readonly declarations: DeclarationCache,
     private readonly starter: ExecutionStarter,
-    private readonly jobs: JobCanceller,
+    private readonly jobs: JobCanceller & JobEnqueuer,
     private readonly invokePermission: InvokePermission,
+    private readonly store: ExecutionStore,
   ) {}
 
   async reconcile(tx: EntityManager, accountId: string, pipelineName: string): Promise<void> {
@@ -135,7 +145,7 @@ export class PipelineReconciler {
   ): Promise<boolean> {
     const stage = declaration.stages[e.stage_index];
     if (e.stop_requested) {
-      await this.setExecution(
+      await this.store.setExecutionStatus(
         tx,
         e,
         'STOPPED',
@@ -156,7 +166,7 @@ export class PipelineReconciler {
           this.stageNameOf(o, snapshot) === stage.name,
       );
       if (newer) {
-        await this.setExecution(
+        await this.store.setExecutionStatus(
           tx,
           e,
           'SUPERSEDED',
@@ -168,19 +178,7 @@ export class PipelineReconciler {
     const enabled = e.stage_index === 0 || !snapshot.transitionsDisabled.has(stage.name);
     if (!enabled) return false;
     if (e.execution_mode !== 'PARALLEL' && occupied.has(stage.name)) return false;
-    await tx.query(
-      `INSERT INTO stage_executions (account_id, pipeline_execution_id, pipeline_name, stage_name, stage_index, status)
-       VALUES ($1, $2, $5, $3, $4, 'IN_PROGRESS')
-       ON CONFLICT (account_id, pipeline_execution_id, stage_name)
-       DO UPDATE SET status = 'IN_PROGRESS', attempt = stage_executions.attempt + 1,
-                     counts_from_attempt = stage_executions.attempt + 1, updated_at = now()`,
-      [e.account_id, e.id, stage.name, e.stage_index, e.pipeline_name],
-    );
-    await tx.query(
-      'UPDATE pipeline_executions SET in_stage = true, updated_at = now() WHERE account_id = $1 AND id = $2',
-      [e.account_id, e.id],
-    );
-    e.in_stage = true;
+    await this.store.enterStage(tx, e, stage.name);
     if (e.execution_mode !== 'PARALLEL') occupied.add(stage.name);
     return true;
   }
@@ -213,12 +211,10 @@ export class PipelineReconciler {
 
     if (e.stop_requested === 'ABANDON' && running.length) {
       for (const action of running) {
-        await this.setAction(
-          tx,
-          action,
-          'ABANDONED',
-          `Abandoned: ${e.stop_reason ?? 'the execution was stopped'}`,
-        );
+        await this.store.endAction(tx, action.account_id, action.id, 'ABANDONED', {
+          summary: `Abandoned: ${e.stop_reason ?? 'the execution was stopped'}`,
+        });
+        action.status = 'ABANDONED';
         await this.jobs.requestCancel(tx, e.account_id, action.id);
       }
       return true;
@@ -226,12 +222,17 @@ export class PipelineReconciler {
     if (e.stop_requested) {
       if (running.length) {
         if (e.status === 'STOPPING') return false;
-        await this.setExecution(tx, e, 'STOPPING', `Stopping: ${e.stop_reason ?? 'no reason given'}`);
-        await this.setStage(tx, stage, 'STOPPING');
+        await this.store.setExecutionStatus(
+          tx,
+          e,
+          'STOPPING',
+          `Stopping: ${e.stop_reason ?? 'no reason given'}`,
+        );
+        await this.store.setStageStatus(tx, stage, e, 'STOPPING');
         return true;
       }
-      await this.setStage(tx, stage, 'STOPPED');
-      await this.setExecution(
+      await this.store.setStageStatus(tx, stage, e, 'STOPPED');
+      await this.store.setExecutionStatus(
         tx,
         e,
         'STOPPED',
@@ -250,16 +251,12 @@ export class PipelineReconciler {
       return true;
     }
     if (step.stageResult === 'SUCCEEDED') {
-      await this.setStage(tx, stage, 'SUCCEEDED');
+      await this.store.setStageStatus(tx, stage, e, 'SUCCEEDED');
       const last = e.stage_index === declaration.stages.length - 1;
       if (last || e.execution_type === 'ROLLBACK') {
-        await this.setExecution(tx, e, 'SUCCEEDED', null);
+        await this.store.setExecutionStatus(tx, e, 'SUCCEEDED', null);
       } else {
-        await tx.query(
-          `UPDATE pipeline_executions SET stage_index = stage_index + 1, in_stage = false, updated_at = now()
-            WHERE account_id = $1 AND id = $2`,
-          [e.account_id, e.id],
-        );
+        await this.store.moveToNextStage(tx, e);
       }
       return true;
     }
@@ -269,18 +266,13 @@ export class PipelineReconciler {
       const mode = stageDecl.onFailure?.retryConfiguration?.retryMode ?? 'FAILED_ACTIONS';
       const plan = retryPlan(stageDecl.actions, states, mode);
       if (!('rejected' in plan)) {
-        await tx.query(
-          `UPDATE stage_executions SET attempt = attempt + 1, auto_retried = true, updated_at = now(),
-                  counts_from_attempt = CASE WHEN $4 = 'ALL_ACTIONS' THEN attempt + 1 ELSE counts_from_attempt END
-            WHERE account_id = $1 AND pipeline_execution_id = $2 AND stage_name = $3`,
-          [e.account_id, e.id, stage.stage_name, mode],
-        );
+        await this.store.retryStageAutomatically(tx, stage, mode);
         return true;
       }
     }
     const failed = [...latest.values()].find((a) => a.status === 'FAILED' || a.status === 'ABANDONED');
-    await this.setStage(tx, stage, 'FAILED');
-    await this.setExecution(
+    await this.store.setStageStatus(tx, stage, e, 'FAILED');
+    await this.store.setExecutionStatus(
       tx,
       e,
       'FAILED',
@@ -392,36 +384,29 @@ export class PipelineReconciler {
       return;
     }
     await this.insertAction(tx, e, stageDecl, action, { ...base, status: 'IN_PROGRESS', resolved });
-    const key = actionTypeKey(action.actionTypeId);
-    await tx.query(
-      `INSERT INTO jobs (account_id, id, action_execution_id, action_type, status, data)
-       VALUES ($1, $2, $3, $4, 'QUEUED', $5)`,
-      [
-        e.account_id,
-        randomUUID(),
-        id,
-        key,
-        JSON.stringify({
-          actionTypeId: action.actionTypeId,
-          actionConfiguration: resolved,
-          pipelineContext: {
-            pipelineName: e.pipeline_name,
-            stage: stageDecl.name,
-            action: action.name,
-            pipelineExecutionId: e.id,
-            actionExecutionId: id,
-          },
-          // In declaration order: the first is the primary input.
-          inputArtifacts: action.inputArtifacts.map((a) => {
-            const found = inputs.find((i) => i.name === a.name)!;
-            return { name: a.name, sha256: found.sha256, sizeBytes: Number(found.size_bytes) };
-          }),
-          outputArtifacts: action.outputArtifacts.map((a) => ({ name: a.name })),
-          timeoutMinutes,
+    await this.jobs.enqueue(tx, {
+      accountId: e.account_id,
+      actionExecutionId: id,
+      actionType: actionTypeKey(action.actionTypeId),
+      data: {
+        actionTypeId: action.actionTypeId,
+        actionConfiguration: resolved,
+        pipelineContext: {
+          pipelineName: e.pipeline_name,
+          stage: stageDecl.name,
+          action: action.name,
+          pipelineExecutionId: e.id,
+          actionExecutionId: id,
+        },
+        // In declaration order: the first is the primary input.
+        inputArtifacts: action.inputArtifacts.map((a) => {
+          const found = inputs.find((i) => i.name === a.name)!;
+          return { name: a.name, sha256: found.sha256, sizeBytes: Number(found.size_bytes) };
         }),
-      ],
-    );
-    await notifyJobQueued(tx, key);
+        outputArtifacts: action.outputArtifacts.map((a) => ({ name: a.name })),
+        timeoutMinutes,
+      },
+    });
   }
 
   private async invokePipeline(
@@ -528,74 +513,29 @@ export class PipelineReconciler {
       summary?: string;
     },
   ): Promise<void> {
-    await tx.query(
-      `INSERT INTO action_executions
-         (account_id, id, pipeline_execution_id, pipeline_name, stage_name, action_name, stage_attempt, run_order,
-          action_type, status, summary, configuration, resolved_configuration, output_variables, failure_type,
-          failure_message, token, timeout_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-               CASE WHEN $10 = 'IN_PROGRESS' THEN now() + make_interval(mins => $18) END)`,
-      [
-        e.account_id,
-        a.id,
-        e.id,
-        e.pipeline_name,
-        stage.name,
-        action.name,
-        a.stageAttempt,
-        action.runOrder,
-        actionTypeKey(action.actionTypeId),
-        a.status,
-        a.summary ?? a.failure?.[1] ?? null,
-        JSON.stringify(a.configuration),
-        a.resolved ? JSON.stringify(a.resolved) : null,
-        JSON.stringify(a.outputs ?? {}),
-        a.failure?.[0] ?? null,
-        a.failure?.[1] ?? null,
-        a.token ?? null,
-        a.timeoutMinutes,
-      ],
-    );
-  }
-
-  // ---- state changes, each checked against the transition tables -------------------------------
-
-  private async setExecution(
-    tx: EntityManager,
-    e: ExecutionRow,
-    to: PipelineExecutionStatus,
-    summary: string | null,
-  ): Promise<void> {
-    transition(pipelineExecutionMachine, e.status, to);
-    await tx.query(
-      'UPDATE pipeline_executions SET status = $3, status_summary = $4, updated_at = now() WHERE account_id = $1 AND id = $2',
-      [e.account_id, e.id, to, summary],
-    );
-    e.status = to;
-  }
-
-  private async setStage(tx: EntityManager, stage: StageRow, to: StageExecutionStatus): Promise<void> {
-    transition(stageExecutionMachine, stage.status, to);
-    await tx.query(
-      `UPDATE stage_executions SET status = $4, updated_at = now()
-        WHERE account_id = $1 AND pipeline_execution_id = $2 AND stage_name = $3`,
-      [stage.account_id, stage.pipeline_execution_id, stage.stage_name, to],
-    );
-    stage.status = to;
-  }
-
-  private async setAction(
-    tx: EntityManager,
-    action: ActionRow,
-    to: ActionExecutionStatus,
-    summary: string,
-  ): Promise<void> {
-    transition(actionExecutionMachine, action.status, to);
-    await tx.query(
-      `UPDATE action_executions SET status = $3, summary = $4, updated_at = now()
-        WHERE account_id = $1 AND id = $2 AND status = 'IN_PROGRESS'`,
-      [action.account_id, action.id, to, summary],
-    );
-    action.status = to;
+    await this.store.startAction(tx, e, {
+      id: a.id,
+      stageName: stage.name,
+      actionName: action.name,
+      stageAttempt: a.stageAttempt,
+      runOrder: action.runOrder,
+      actionType: actionTypeKey(action.actionTypeId),
+      configuration: a.configuration,
+      resolved: a.resolved,
+      inputArtifacts: action.inputArtifacts.map((i) => i.name),
+      outputArtifacts: action.outputArtifacts.map((o) => o.name),
+      timeoutMinutes: a.timeoutMinutes,
+      token: a.token,
+    });
+    // Actions the engine decides at once (a configuration error, an Invoke/Pipeline start)
+    // still start first, so every action's events read STARTED, then how it ended.
+    if (a.status !== 'IN_PROGRESS') {
+      await this.store.endAction(tx, e.account_id, a.id, a.status, {
+        summary: a.summary ?? a.failure?.[1] ?? null,
+        failureType: a.failure?.[0],
+        failureMessage: a.failure?.[1],
+        outputVariables: a.outputs,
+      });
+    }
   }
 }

@@ -2,12 +2,12 @@ import type { EntityManager } from 'typeorm';
 import { markPipelineDirty } from '../engine/engine-signals';
 import type { ExecutionStarter, StartRequest } from '../engine/execution-starter';
 import type { ActionRow, ExecutionRow, StageRow } from '../engine/execution-rows';
+import type { LogPage } from '../jobs/job-data';
 import { retryPlan } from '../engine/model/stage-plan';
 import { pipelineExecutionStatuses } from '../engine/model/statuses';
 import type { PipelineDeclaration, RetryMode } from '../pipelines/declaration/declaration';
 import type { Principal } from '../iam/identity/principal';
 import type { Db } from '../platform/db/unit-of-work';
-import { returnedRows } from '../platform/db/rows-affected';
 import { BadInputError, ConflictError, NotFoundError } from '../platform/errors';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../platform/pagination';
 
@@ -57,10 +57,16 @@ export interface PipelineState {
  * Every intent locks the pipeline's engine-state row first (markPipelineDirty), the same
  * order the engine uses, so it never deadlocks with the engine and never races a decision.
  */
+/** The one log reader (src/jobs/job-queue.ts owns action logs). */
+export interface LogReader {
+  readLog(accountId: string, actionExecutionId: string, offset: number, limit: number): Promise<LogPage>;
+}
+
 export class ExecutionService {
   constructor(
     private readonly db: Db,
     private readonly starter: ExecutionStarter,
+    private readonly logs: LogReader,
   ) {}
 
   async start(request: StartRequest): Promise<ExecutionRow> {
@@ -90,12 +96,7 @@ export class ExecutionService {
           `Execution ${executionId} is already stopping; stop it with abandon: true to stop at once`,
         );
       }
-      const result: unknown = await tx.query(
-        `UPDATE pipeline_executions SET stop_requested = $3, stop_reason = coalesce($4, stop_reason), updated_at = now()
-          WHERE account_id = $1 AND id = $2 RETURNING *`,
-        [accountId, executionId, abandon ? 'ABANDON' : 'WAIT', reason ?? null],
-      );
-      return returnedRows<ExecutionRow>(result)[0];
+      return this.starter.store.requestStop(tx, accountId, executionId, abandon, reason ?? null);
     });
   }
 
@@ -150,19 +151,7 @@ export class ExecutionService {
       const plan = retryPlan(declaration.stages[stageIndex].actions, states, mode);
       if ('rejected' in plan)
         throw new ConflictError(`Stage ${stageName} cannot be retried: ${plan.rejected}`);
-      await tx.query(
-        `UPDATE stage_executions SET status = 'IN_PROGRESS', attempt = attempt + 1, updated_at = now(),
-                counts_from_attempt = CASE WHEN $4 = 'ALL_ACTIONS' THEN attempt + 1 ELSE counts_from_attempt END
-          WHERE account_id = $1 AND pipeline_execution_id = $2 AND stage_name = $3`,
-        [accountId, executionId, stageName, mode],
-      );
-      const result: unknown = await tx.query(
-        `UPDATE pipeline_executions SET status = 'IN_PROGRESS', status_summary = NULL, stop_requested = NULL,
-                stop_reason = NULL, stage_index = $3, in_stage = true, updated_at = now()
-          WHERE account_id = $1 AND id = $2 RETURNING *`,
-        [accountId, executionId, stageIndex],
-      );
-      return returnedRows<ExecutionRow>(result)[0];
+      return this.starter.store.retryStage(tx, e, stage, stageIndex, mode);
     });
   }
 
@@ -248,21 +237,24 @@ export class ExecutionService {
         throw new ConflictError(`The approval ${actionName} is already ${action.status}`);
       }
       const approved = result.status === 'APPROVED';
-      const decided: unknown = await tx.query(
-        `UPDATE action_executions SET status = $3, summary = $4, decided_by = $5, updated_at = now(),
-                failure_type = $6, failure_message = $7
-          WHERE account_id = $1 AND id = $2 AND status = 'IN_PROGRESS' RETURNING updated_at`,
-        [
-          accountId,
-          action.id,
-          approved ? 'SUCCEEDED' : 'FAILED',
-          result.summary,
-          principal.arn,
-          approved ? null : 'JOB_FAILED',
-          approved ? null : `Rejected by ${principal.arn}: ${result.summary}`,
-        ],
+      const decided = await this.starter.store.endAction(
+        tx,
+        accountId,
+        action.id,
+        approved ? 'SUCCEEDED' : 'FAILED',
+        approved
+          ? { summary: result.summary, decidedBy: principal.arn }
+          : {
+              summary: result.summary,
+              decidedBy: principal.arn,
+              failureType: 'JOB_FAILED',
+              failureMessage: `Rejected by ${principal.arn}: ${result.summary}`,
+            },
       );
-      return returnedRows<{ updated_at: Date }>(decided)[0].updated_at;
+      // Decisions on one pipeline queue on its engine-state row (markPipelineDirty), so the read
+      // above sees an earlier decision; this is the store's own guard all the same.
+      if (!decided) throw new ConflictError(`The approval ${actionName} has already been decided`);
+      return decided.updated_at;
     });
   }
 
@@ -419,22 +411,10 @@ export class ExecutionService {
       throw new NotFoundError(
         `Action execution ${actionExecutionId} does not exist in pipeline ${pipelineName}`,
       );
-    const chunks: { offset: string; text: string }[] = await this.db.manager.query(
-      `SELECT "offset", text FROM action_logs WHERE account_id = $1 AND action_execution_id = $2
-          AND "offset" + octet_length(text) > $3 ORDER BY "offset"`,
-      [accountId, actionExecutionId, offset],
-    );
-    let text = '';
-    let next = offset;
-    for (const chunk of chunks) {
-      const bytes = Buffer.from(chunk.text, 'utf8');
-      const start = Math.max(0, next - Number(chunk.offset));
-      const piece = bytes.subarray(start, start + Math.max(0, limit - Buffer.byteLength(text)));
-      text += piece.toString('utf8');
-      next = Number(chunk.offset) + start + piece.length;
-      if (Buffer.byteLength(text) >= limit) break;
-    }
-    return { offset, text, nextOffset: next, complete: actions[0].status !== 'IN_PROGRESS' };
+    // The job module's reader: whole UTF-8 characters only, bounded pages, and `complete` only
+    // once no job of the action can append any more.
+    const page = await this.logs.readLog(accountId, actionExecutionId, offset, limit);
+    return { offset, ...page };
   }
 
   async state(accountId: string, pipelineName: string): Promise<PipelineState> {

@@ -1,8 +1,16 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { markPipelineDirty, notifyJobQueued } from '../engine/engine-signals';
 import type { ActionExecutionStatus, JobStatus } from '../engine/model/statuses';
-import { actionExecutionMachine, isTerminal, jobMachine, transition } from '../engine/model/transitions';
+import { ExecutionStore } from '../engine/execution-store';
+import {
+  actionExecutionMachine,
+  initialStatus,
+  isTerminal,
+  jobMachine,
+  transition,
+} from '../engine/model/transitions';
+import type { NewJob } from '../engine/pipeline-reconciler';
 import {
   maxOutputVariablesBytes,
   outputVariableNamePattern,
@@ -114,8 +122,27 @@ export class JobQueue implements JobBroker {
   constructor(
     private readonly dataSource: DataSource,
     options: Partial<JobQueueOptions> = {},
+    /** Where a job's result ends its action execution (the engine's one writer of them). */
+    private readonly executions: ExecutionStore = new ExecutionStore(),
   ) {
     this.options = { ...defaultJobQueueOptions, ...options };
+  }
+
+  /** For the engine, in its transaction: the job of an action execution it has just started. */
+  async enqueue(tx: EntityManager, job: NewJob): Promise<void> {
+    await tx.query(
+      `INSERT INTO jobs (account_id, id, action_execution_id, action_type, status, data)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [
+        job.accountId,
+        randomUUID(),
+        job.actionExecutionId,
+        job.actionType,
+        initialStatus(jobMachine, 'QUEUED'),
+        JSON.stringify(job.data),
+      ],
+    );
+    await notifyJobQueued(tx, job.actionType);
   }
 
   async claim(actionTypes: readonly string[], max: number, workerId: string): Promise<ClaimedJob[]> {
@@ -569,30 +596,20 @@ export class JobQueue implements JobBroker {
       [job.account_id, job.id, status, fenceOut],
     );
     if (action.status !== 'IN_PROGRESS') return false;
-    transition(actionExecutionMachine, action.status, status);
     if ('outputArtifacts' in outcome) {
-      await tx.query(
-        `UPDATE action_executions
-            SET status = 'SUCCEEDED', output_variables = $3, summary = $4, external_execution_id = $5,
-                updated_at = now()
-          WHERE account_id = $1 AND id = $2`,
-        [
-          job.account_id,
-          job.action_execution_id,
-          JSON.stringify(outcome.outputVariables),
-          outcome.summary ?? outcome.revision?.revisionSummary ?? null,
-          // CodePipeline shows a source action's commit as its external execution id.
-          outcome.externalExecutionId ?? outcome.revision?.revisionId ?? null,
-        ],
-      );
+      await this.executions.endAction(tx, job.account_id, job.action_execution_id, 'SUCCEEDED', {
+        outputVariables: outcome.outputVariables,
+        summary: outcome.summary ?? outcome.revision?.revisionSummary ?? null,
+        // CodePipeline shows a source action's commit as its external execution id.
+        externalExecutionId: outcome.externalExecutionId ?? outcome.revision?.revisionId ?? null,
+      });
     } else {
       const message = outcome.message.slice(0, maxFailureMessageChars);
-      await tx.query(
-        `UPDATE action_executions
-            SET status = 'FAILED', failure_type = $3, failure_message = $4, summary = $4, updated_at = now()
-          WHERE account_id = $1 AND id = $2`,
-        [job.account_id, job.action_execution_id, outcome.type, message],
-      );
+      await this.executions.endAction(tx, job.account_id, job.action_execution_id, 'FAILED', {
+        failureType: outcome.type,
+        failureMessage: message,
+        summary: message,
+      });
     }
     return true;
   }

@@ -141,10 +141,7 @@ export class PipelineService {
    */
   async delete(accountId: string, name: string): Promise<void> {
     await this.db.transaction(async (tx) => {
-      await tx.query('DELETE FROM pipeline_executions WHERE account_id = $1 AND pipeline_name = $2', [
-        accountId,
-        name,
-      ]);
+      await this.starter.forgetPipeline(tx, accountId, name);
       const result = await tx.getRepository(PipelineEntity).delete({ accountId, name });
       if (!result.affected) throw this.notFound(accountId, name);
       await this.tags.removeAll(tx, accountId, this.arnOf(accountId, name));
