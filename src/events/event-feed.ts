@@ -127,7 +127,8 @@ export class EventFeed implements EventSource, StreamHost {
     );
     // Registered before the replay reads anything: events numbered meanwhile are buffered.
     this.add(stream);
-    if (after !== undefined && after < until) await stream.startReplay(after, until);
+    // Even with nothing to replay (`after >= until`) the first read checks retention.
+    if (after !== undefined) await stream.startReplay(after, until);
     return stream;
   }
 

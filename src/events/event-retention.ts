@@ -22,12 +22,13 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * the events it asks for are gone. Rows without a sequence are never deleted: the sequencer has
  * yet to hand them to anyone.
  *
- * Deletion walks the oldest sequences first and stops at the first row still inside the
- * period: rows are numbered roughly in time order, there is no index on `time`, and a scan that
- * stops there reads only what it deletes. (A row numbered after a younger one waits for it, at
- * most as long as the longest writer transaction.) For each batch `pruned_through` is raised,
- * and committed, before the rows go: a replay may be refused a moment early, never served with
- * a hole.
+ * Each batch raises `pruned_through` to the highest sequence it deletes, and commits that,
+ * before the rows go: a replay may be refused a moment early, never served with a hole. Every
+ * numbered row above the mark therefore still exists (rows below it may too: a row numbered
+ * before a younger one outlives it by at most the longer writer transaction).
+ *
+ * There is no index on `time`: batches walk the sequence index from the oldest end, where old
+ * rows are, so deleting is cheap; the last, short batch of a run reads the rest of the table once.
  */
 export class EventRetention {
   private timer: NodeJS.Timeout | undefined;
@@ -61,28 +62,23 @@ export class EventRetention {
   async prune(now = new Date()): Promise<PruneResult> {
     const cutoff = new Date(now.getTime() - this.retentionDays * DAY_MS);
     let deleted = 0;
-    let after: string | undefined;
     for (;;) {
-      const rows: { id: string; sequence: string; old: boolean }[] = await this.dataSource.query(
-        `SELECT id, sequence, time < $1 AS old FROM pipeline_events
-          WHERE sequence IS NOT NULL ${after === undefined ? '' : 'AND sequence > $3'}
-          ORDER BY sequence LIMIT $2`,
-        after === undefined ? [cutoff, this.batchSize] : [cutoff, this.batchSize, after],
+      const rows: { id: string; sequence: string }[] = await this.dataSource.query(
+        `SELECT id, sequence FROM pipeline_events
+          WHERE sequence IS NOT NULL AND time < $1 ORDER BY sequence LIMIT $2`,
+        [cutoff, this.batchSize],
       );
-      const young = rows.findIndex((row) => !row.old);
-      const doomed = young === -1 ? rows : rows.slice(0, young);
-      if (doomed.length) {
-        after = doomed[doomed.length - 1].sequence;
-        await this.dataSource.query(
-          'UPDATE pipeline_event_sequence SET pruned_through = GREATEST(pruned_through, $1)',
-          [after],
-        );
-        await this.dataSource.query('DELETE FROM pipeline_events WHERE id = ANY($1::bigint[])', [
-          doomed.map((row) => row.id),
-        ]);
-        deleted += doomed.length;
-      }
-      if (young !== -1 || rows.length < this.batchSize) break;
+      if (!rows.length) break;
+      // The mark first, in its own commit: whoever sees a row gone sees the mark above it.
+      await this.dataSource.query(
+        'UPDATE pipeline_event_sequence SET pruned_through = GREATEST(pruned_through, $1)',
+        [rows[rows.length - 1].sequence],
+      );
+      await this.dataSource.query('DELETE FROM pipeline_events WHERE id = ANY($1::bigint[])', [
+        rows.map((row) => row.id),
+      ]);
+      deleted += rows.length;
+      if (rows.length < this.batchSize) break;
     }
     const mark: { pruned_through: string }[] = await this.dataSource.query(
       'SELECT pruned_through FROM pipeline_event_sequence',

@@ -53,6 +53,19 @@ export async function until(condition: () => boolean, what: string, timeoutMs = 
   }
 }
 
+/** Polls an asynchronous `condition` with a deadline. */
+export async function eventually(
+  condition: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
 /** Reads a stream in the background, as a subscriber would, keeping what it got. */
 export class Collector {
   readonly events: StoredEvent[] = [];
