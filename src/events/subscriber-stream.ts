@@ -80,9 +80,10 @@ export class SubscriberStream implements AsyncIterableIterator<StoredEvent, unde
 
   /** A live event for this stream's filter (the feed's index already matched it). */
   push(event: StoredEvent): void {
-    if (this.done) return;
+    // Nothing at or below what was delivered (or replayed, or asked to start after) is new.
+    if (this.done || event.sequence <= this.lastDelivered) return;
     const resolve = this.resolveNext;
-    if (resolve && event.sequence > this.lastDelivered) {
+    if (resolve) {
       this.resolveNext = this.rejectNext = this.pending = undefined;
       this.lastDelivered = event.sequence;
       resolve({ done: false, value: event });
