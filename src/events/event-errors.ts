@@ -29,15 +29,18 @@ export class SubscriberTooSlowError extends Error {
   }
 }
 
+const MAX_SEQUENCE = 2n ** 63n - 1n;
+
 /** `afterSequence` / `fromOffset` as clients send them: a non-negative decimal integer. */
 export function parseSequence(
   value: string | null | undefined,
   argument = 'afterSequence',
 ): bigint | undefined {
   if (value === null || value === undefined) return undefined;
-  if (!/^\d{1,19}$/.test(value))
+  // PostgreSQL's bigint is the bound: a larger number would fail in the database, not here.
+  if (!/^\d{1,19}$/.test(value) || BigInt(value) > MAX_SEQUENCE)
     throw new BadInputError(
-      `${argument} must be a non-negative decimal integer string, got "${value.slice(0, 40)}"`,
+      `${argument} must be a non-negative decimal integer string up to ${MAX_SEQUENCE}, got "${value.slice(0, 40)}"`,
       [{ path: argument, message: 'not a non-negative decimal integer' }],
     );
   return BigInt(value);
