@@ -21,7 +21,7 @@ const pipelineArn = (a: { pipelineName: string }, env: Env): string =>
  * channel however many subscribe; made on the first subscription, since only servers need it.
  */
 const logStreams = new WeakMap<Services, LogStreams>();
-function logStreamsOf(services: Services): LogStreams {
+export function logStreamsOf(services: Services): LogStreams {
   let streams = logStreams.get(services);
   if (!streams) {
     streams = new LogStreams(

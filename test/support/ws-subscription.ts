@@ -18,6 +18,7 @@ export interface NextPayload {
 }
 
 export interface TestSubscription {
+  id: string;
   /** Every `next` payload so far, in order. */
   nexts: NextPayload[];
   ended: Promise<SubscriptionEnd>;
@@ -117,10 +118,15 @@ export class TestSocket {
     const id = String(this.nextId++);
     let end!: (e: SubscriptionEnd) => void;
     const ended = new Promise<SubscriptionEnd>((resolve) => (end = resolve));
-    const sub: TestSubscription = { nexts: [], ended };
+    const sub: TestSubscription = { id, nexts: [], ended };
     this.subscriptions.set(id, { sub, end });
     this.socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } }));
     return sub;
+  }
+
+  /** Ends a subscription from the client's side (graphql-ws `complete`). */
+  unsubscribe(sub: TestSubscription): void {
+    this.socket.send(JSON.stringify({ id: sub.id, type: 'complete' }));
   }
 
   close(): void {
