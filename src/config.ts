@@ -45,6 +45,13 @@ export interface Config {
   gitLocalRoots: string[];
   /** `host` or `host:port` Invoke/Webhook may call although they resolve to private addresses. */
   webhookAllowHosts: string[];
+  /**
+   * Browser origins (`scheme://host[:port]`) whose pages may open the GraphQL WebSocket, or `*`
+   * for any. Upgrades without an Origin (CLIs, Node clients) and same-origin ones always pass.
+   */
+  allowedOrigins: '*' | string[];
+  /** Seconds between WebSocket pings; a socket that missed the previous pong is dropped. */
+  wsPingSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -117,6 +124,36 @@ function hostList(env: Env, name: string): string[] {
   return items;
 }
 
+/**
+ * SLUICE_ALLOWED_ORIGINS: `*`, or a comma list of origins, each normalized as browsers send
+ * it (lower-case scheme and host, default port dropped) so it compares with `Origin` as text.
+ */
+function originList(env: Env): '*' | string[] {
+  const raw = env.SLUICE_ALLOWED_ORIGINS;
+  if (raw === undefined || raw.trim() === '') return [];
+  if (raw.trim() === '*') return '*';
+  return raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
+    .map((item) => {
+      let url: URL | undefined;
+      try {
+        url = new URL(item);
+      } catch {
+        url = undefined;
+      }
+      const bare = url && url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
+      if (!url || !/^https?:$/.test(url.protocol) || !bare || item.includes('*')) {
+        throw new ConfigError(
+          'SLUICE_ALLOWED_ORIGINS',
+          `must be * or list origins like https://console.example.com (scheme, host, optional port; no path), got "${item}"`,
+        );
+      }
+      return url.origin;
+    });
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = env.DATABASE_URL || undefined;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -164,6 +201,8 @@ export function loadConfig(env: Env = process.env): Config {
     ]),
     gitLocalRoots: absolutePaths(env, 'SLUICE_GIT_LOCAL_ROOTS', []),
     webhookAllowHosts: hostList(env, 'SLUICE_WEBHOOK_ALLOW_HOSTS'),
+    allowedOrigins: originList(env),
+    wsPingSeconds: integer(env, 'SLUICE_WS_PING_SECONDS', 30, 1, 3600),
     jobLeaseSeconds: integer(env, 'SLUICE_JOB_LEASE_SECONDS', 60, 3, 3600),
     scryptLogN: integer(env, 'SLUICE_SCRYPT_LOG_N', 17, 14, 20),
     sandbox: {

@@ -7,13 +7,16 @@ import { expressMiddleware } from '@as-integrations/express5';
 import express, { type Request } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
+import jwt from 'jsonwebtoken';
 import { WebSocketServer } from 'ws';
 import { clientAddress, clientOrigin } from './graphql/client-address';
 import type { GraphQLContext } from './graphql/context';
 import { graphqlOverHttpStatus } from './graphql/http-status';
 import { graphqlProtections } from './graphql/protections';
 import { createSchema } from './graphql/schema';
-import { webSocketTransport } from './graphql/websocket-transport';
+import { keepAlive } from './graphql/websocket-keepalive';
+import { originAllowed } from './graphql/websocket-origin';
+import { bearerToken, webSocketTransport } from './graphql/websocket-transport';
 import { migrationsApplied } from './platform/db/database';
 import type { Logger } from './platform/logger';
 import { requestScope } from './platform/request-scope';
@@ -29,10 +32,11 @@ export interface HttpServer {
 
 const REQUEST_ID = /^[\w.-]{8,64}$/;
 
-function bearer(value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  const match = /^Bearer\s+(\S+)$/i.exec(value.trim());
-  return match?.[1];
+/** A verified token's `exp`, which the session resolver does not hand back. */
+function expiryOf(token: string): Date | undefined {
+  const claims = jwt.decode(token);
+  const exp = typeof claims === 'object' ? claims?.exp : undefined;
+  return typeof exp === 'number' ? new Date(exp * 1000) : undefined;
 }
 
 export async function createHttpServer(
@@ -68,20 +72,44 @@ export async function createHttpServer(
   });
 
   // graphql-ws on the same port and path as HTTP GraphQL, with HTTP's body limit per message
-  // (a larger one closes the socket with 1009, WebSocket's "message too big").
-  const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: config.maxBodyBytes });
+  // (a larger one closes the socket with 1009, WebSocket's "message too big"). A browser page
+  // of a site not allowed by SLUICE_ALLOWED_ORIGINS is refused with 403 before the upgrade.
+  const wsServer = new WebSocketServer({
+    server,
+    path: '/graphql',
+    maxPayload: config.maxBodyBytes,
+    verifyClient: (info, done) => {
+      if (originAllowed(info.req.headers.origin, info.req.headers.host, config.allowedOrigins))
+        return done(true);
+      logger.warn({ origin: info.origin }, 'WebSocket upgrade refused: origin not allowed');
+      done(false, 403, 'Forbidden: origin not allowed');
+    },
+  });
   const wsCleanup = useServer(
     webSocketTransport({
       schema,
       protections,
-      context: (request, params) => {
+      logger,
+      authenticate: async (token) => ({
+        principal: await services.sessions.resolve(token),
+        expiresAt: expiryOf(token),
+      }),
+      // Each operation resolves the connection's token again (as an HTTP request does) rather
+      // than reuse the principal of connection_init: it costs a signature check and a cached
+      // lookup, and a user deleted meanwhile is refused on an open socket as on HTTP.
+      context: (request, connection) => {
         const requestId = randomUUID();
-        const token = bearer(params?.authorization) ?? bearer(params?.Authorization);
-        return contextOf(request, requestId, token, logger.child({ requestId }));
+        return {
+          ...contextOf(request, requestId, connection.token, logger.child({ requestId })),
+          closeConnection: connection.close,
+        };
       },
     }),
     wsServer,
+    // graphql-ws's keep-alive runs a timer per socket: ours (below) runs one for the server.
+    0,
   );
+  const stopKeepAlive = keepAlive(wsServer, config.wsPingSeconds * 1000);
   // graphql-ws reports socket errors (an oversized message, a broken frame) with console.error;
   // any client could fill stderr with them, so they go to the JSON log instead.
   wsServer.on('connection', (socket) => {
@@ -194,7 +222,7 @@ export async function createHttpServer(
       context: async ({ req }: { req: Request }): Promise<GraphQLContext> => {
         const scope = requestScope.getStore();
         const requestId = scope?.requestId ?? randomUUID();
-        return contextOf(req, requestId, bearer(req.header('authorization')), scope?.logger ?? logger);
+        return contextOf(req, requestId, bearerToken(req.header('authorization')), scope?.logger ?? logger);
       },
     }),
   );
@@ -232,6 +260,7 @@ export async function createHttpServer(
         });
       }),
     close: async () => {
+      stopKeepAlive();
       await apollo.stop();
       wsServer.close();
     },

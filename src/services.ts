@@ -67,6 +67,8 @@ export interface Services {
   webhookSecrets: WebhookSecrets;
   /** Where execution state changes append their events (src/events/outbox.ts). */
   outbox: Outbox;
+  /** This process's LISTEN connection (absent in tests that build services without one). */
+  notifications?: Notifications;
 }
 
 export async function createServices(
@@ -153,5 +155,6 @@ export async function createServices(
     gitLocalRoots,
     webhookSecrets: new WebhookSecrets(loadWebhookServerKey(config.webhookSecret, config.dataDir)),
     outbox,
+    notifications,
   };
 }

@@ -22,6 +22,13 @@ export interface GraphQLContext {
   resourceTags?: Map<string, Promise<Record<string, string>>>;
   /** Per-request DataLoaders, by name (see loaderOf). */
   loaders?: Map<string, unknown>;
+  /**
+   * Over WebSocket only: closes the whole connection with a close code and reason (at most 123
+   * bytes). Subscriptions use it to cut off a subscriber that fell behind (4008, with the
+   * SubscriberTooSlowError message saying where to resume); a stream failing with
+   * SubscriberTooSlowError gets the same without calling it.
+   */
+  closeConnection?: (code: number, reason: string) => void;
 }
 
 /** The caller of a resolver behind a non-public permission declaration. */

@@ -1,7 +1,8 @@
 import type { GraphQLSchema } from 'graphql';
 import { AuditResolver } from '../audit/audit.resolver';
+import { EventsResolver } from '../events/events.resolver';
 import { ExecutionResolver } from '../executions/execution.resolver';
-import { buildSchema, getMetadataStorage } from 'type-graphql';
+import { buildSchema, getMetadataStorage, type PubSub } from 'type-graphql';
 import { IdentityResolver } from '../iam/identity/identity.resolver';
 import { GroupsResolver, UsersResolver } from '../iam/identity/users.resolver';
 import { PoliciesResolver } from '../iam/policies/policies.resolver';
@@ -18,7 +19,22 @@ export const resolvers = [
   AuditResolver,
   ExecutionResolver,
   WebhookSecretResolver,
+  EventsResolver,
 ] as const;
+
+/**
+ * type-graphql builds no Subscription type without a PubSub. Every subscription of Sluice
+ * brings its own `subscribe` (streams read from the database, across instances), so topics
+ * are never used and this one refuses them.
+ */
+const noTopics: PubSub = {
+  publish: () => {
+    throw new Error('Sluice subscriptions have no topics: each supplies its own subscribe');
+  },
+  subscribe: () => {
+    throw new Error('Sluice subscriptions have no topics: each supplies its own subscribe');
+  },
+};
 
 /**
  * TypeScript runs a method's parameter decorators last to first, so type-graphql records its
@@ -34,6 +50,6 @@ function argumentsInDeclarationOrder(): void {
 export async function createSchema(): Promise<GraphQLSchema> {
   argumentsInDeclarationOrder();
   // Validation is ours (typed domain errors listing every problem), not class-validator's.
-  const schema = await buildSchema({ resolvers, validate: false, emitSchemaFile: false });
+  const schema = await buildSchema({ resolvers, validate: false, emitSchemaFile: false, pubSub: noTopics });
   return applyOperationLayer(schema);
 }
