@@ -80,10 +80,20 @@ async function main(): Promise<number> {
   });
   let after = option('--after');
   const following = new Set<string>();
+  /** Log streams still open: the watcher exits only once they have delivered everything. */
+  const open = new Set<string>();
+  let ended: number | undefined;
+  let finish: (code: number) => void = () => undefined;
+  const maybeFinish = (): void => {
+    if (ended === undefined || open.size) return;
+    void client.dispose();
+    finish(ended);
+  };
 
   const followLog = (actionExecutionId: string, label: string): void => {
     if (following.has(actionExecutionId)) return;
     following.add(actionExecutionId);
+    open.add(actionExecutionId);
     let offset = 0;
     const stream = (): void => {
       client.subscribe<{ actionExecutionLogs: { offset: number; text: string } }>(
@@ -101,7 +111,10 @@ async function main(): Promise<number> {
               process.stdout.write(`  ${label} | ${line}\n`);
           },
           error: () => setTimeout(stream, 1000), // resumes at the offset it reached
-          complete: () => undefined,
+          complete: () => {
+            open.delete(actionExecutionId);
+            maybeFinish();
+          },
         },
       );
     };
@@ -109,6 +122,7 @@ async function main(): Promise<number> {
   };
 
   return new Promise<number>((resolve) => {
+    finish = resolve;
     const watch = (): void => {
       client.subscribe<{ pipelineEvents: PipelineEvent }>(
         {
@@ -133,8 +147,8 @@ async function main(): Promise<number> {
               followLog(event.detail.actionExecutionId, event.action);
             }
             if (execution && !event.stage && endings.has(event.state)) {
-              void client.dispose();
-              resolve(event.state === 'SUCCEEDED' ? 0 : 1);
+              ended = event.state === 'SUCCEEDED' ? 0 : 1;
+              maybeFinish();
             }
           },
           error: (err: unknown) => {

@@ -86,6 +86,10 @@ export async function startApp(
     const port = await http.listen(config.port, config.host);
     services.auditSealer.start();
     services.auditRetention.start();
+    // The feed first: it must know where the outbox stands before the sequencer moves it on.
+    await services.events.start();
+    services.eventSequencer.start();
+    services.eventRetention.start();
     services.engine.start();
     const worker =
       options.embeddedWorker && config.workerConcurrency > 0
@@ -117,6 +121,10 @@ export async function startApp(
         await http.close();
         await worker?.stop();
         await services.engine.stop();
+        await services.eventRetention.stop();
+        await services.eventSequencer.stop();
+        // Completes every open stream (their sockets are already closed by http.close()).
+        await services.events.stop();
         services.auditRetention.stop();
         await services.audit.drain();
         // A last digest, so the chain is sealed up to the final event.

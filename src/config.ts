@@ -29,6 +29,8 @@ export interface Config {
   auditDigestSeconds: number;
   /** Days audit events are kept before retention prunes them. */
   auditRetentionDays: number;
+  /** How long execution events are kept for replay (afterSequence). */
+  eventRetentionDays: number;
   /** How long a claimed job stays a worker's without a heartbeat. */
   jobLeaseSeconds: number;
   /** log2 of scrypt's N for password and secret-key hashes (17: OWASP's recommendation). */
@@ -195,6 +197,7 @@ export function loadConfig(env: Env = process.env): Config {
     dbPoolSize: integer(env, 'SLUICE_DB_POOL_SIZE', 20, 2, 500),
     auditDigestSeconds: integer(env, 'SLUICE_AUDIT_DIGEST_SECONDS', 60, 1, 3600),
     auditRetentionDays: integer(env, 'SLUICE_AUDIT_RETENTION_DAYS', 365, 1, 36500),
+    eventRetentionDays: integer(env, 'SLUICE_EVENT_RETENTION_DAYS', 7, 1, 3650),
     webhookSecret: env.SLUICE_WEBHOOK_SECRET || undefined,
     deployRoots: absolutePaths(env, 'SLUICE_DEPLOY_ROOTS', [
       path.join(path.resolve(env.SLUICE_DATA_DIR || '.sluice'), 'deployments', '<account id>'),

@@ -10,6 +10,9 @@ import { PipelineAuthorPermission } from './engine/invoke-permission';
 import { PipelineReconciler } from './engine/pipeline-reconciler';
 import { TenantRoots } from './engine/providers/tenant-roots';
 import { loadWebhookServerKey, WebhookSecrets } from './engine/providers/webhook-secrets';
+import { EventFeed } from './events/event-feed';
+import { EventRetention } from './events/event-retention';
+import { EventSequencer } from './events/event-sequencer';
 import { Outbox } from './events/outbox';
 import { ExecutionService } from './executions/execution.service';
 import { JobQueue } from './jobs/job-queue';
@@ -69,6 +72,13 @@ export interface Services {
   outbox: Outbox;
   /** This process's LISTEN connection (absent in tests that build services without one). */
   notifications?: Notifications;
+  /** IAM writes and their invalidations (subscriptions compare its generation). */
+  iamChanges: IamChanges;
+  /** Numbers committed outbox rows in commit order (any instance may run it; they take turns). */
+  eventSequencer: EventSequencer;
+  /** This process's reader of numbered events, fanning them out to its subscriptions. */
+  events: EventFeed;
+  eventRetention: EventRetention;
 }
 
 export async function createServices(
@@ -156,5 +166,9 @@ export async function createServices(
     webhookSecrets: new WebhookSecrets(loadWebhookServerKey(config.webhookSecret, config.dataDir)),
     outbox,
     notifications,
+    iamChanges: changes,
+    eventSequencer: new EventSequencer(dataSource, notifications, logger),
+    events: new EventFeed(dataSource, notifications, logger),
+    eventRetention: new EventRetention(dataSource, logger, config.eventRetentionDays),
   };
 }

@@ -172,3 +172,33 @@ export function guardFor(
       };
   }
 }
+
+/** What `permissionNow` found: allowed, denied by policy, or no valid session any more. */
+export type PermissionNow = 'allowed' | 'denied' | 'signed-out';
+
+/**
+ * For subscriptions, which outlive the check made when they start: may the caller still do
+ * `action` on `resource` now? The session is resolved again (a deleted principal or an expired
+ * token is `signed-out`) and the policies as they are now decide. Never throws for a denial.
+ */
+export async function permissionNow(
+  ctx: GraphQLContext,
+  action: string,
+  resource: string,
+): Promise<PermissionNow> {
+  if (!ctx.token) return 'signed-out';
+  let principal: Principal;
+  try {
+    principal = await ctx.services.sessions.resolve(ctx.token);
+  } catch (error) {
+    if (error instanceof UnauthenticatedError) return 'signed-out';
+    throw error;
+  }
+  ctx.principal = principal;
+  if (ctx.services.authorizer.bypassed) return 'allowed';
+  if (!inCallersAccount(principal, resource)) return 'denied';
+  const context = await conditionContext(ctx, principal, resource, undefined);
+  return (await ctx.services.authorizer.isAllowed(principal, { action, resource, context }))
+    ? 'allowed'
+    : 'denied';
+}

@@ -1,6 +1,7 @@
 import type { GraphQLSchema } from 'graphql';
 import { AuditResolver } from '../audit/audit.resolver';
 import { EventsResolver } from '../events/events.resolver';
+import { PipelineEventsResolver } from '../events/pipeline-events.resolver';
 import { ExecutionResolver } from '../executions/execution.resolver';
 import { buildSchema, getMetadataStorage, type PubSub } from 'type-graphql';
 import { IdentityResolver } from '../iam/identity/identity.resolver';
@@ -20,6 +21,7 @@ export const resolvers = [
   ExecutionResolver,
   WebhookSecretResolver,
   EventsResolver,
+  PipelineEventsResolver,
 ] as const;
 
 /**

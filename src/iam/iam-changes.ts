@@ -12,6 +12,7 @@ const CHANNEL = 'sluice_iam';
  */
 export class IamChanges {
   private readonly listeners = new Set<(accountId: string | undefined) => void>();
+  private changes = 0;
 
   constructor(
     private readonly db: Db,
@@ -20,6 +21,14 @@ export class IamChanges {
     notifications?.on(CHANNEL, (accountId) => this.emit(accountId));
     // While disconnected we may have missed changes of any account.
     notifications?.onReconnect(() => this.emit(undefined));
+  }
+
+  /**
+   * Grows with every change seen (of any account): a long-lived holder of a decision (a
+   * subscription's per-event check) compares it instead of registering a listener each.
+   */
+  get generation(): number {
+    return this.changes;
   }
 
   /** `undefined` means "anything may have changed". */
@@ -38,6 +47,7 @@ export class IamChanges {
   }
 
   private emit(accountId: string | undefined): void {
+    this.changes += 1;
     for (const listener of this.listeners) listener(accountId);
   }
 }

@@ -145,3 +145,13 @@ export async function waitUntil<T>(check: () => T | undefined, seconds = 20, wha
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** The error a subscription was refused with (as `error`, or as graphql-ws's `next` then `complete`), having delivered no data. */
+export async function refusal(sub: TestSubscription): Promise<GraphQLErrorShape> {
+  const end = await sub.ended;
+  const errors = end.type === 'error' ? end.errors : sub.nexts.flatMap((n) => n.errors ?? []);
+  if (sub.nexts.some((n) => n.data))
+    throw new Error(`the subscription delivered data: ${JSON.stringify(sub.nexts)}`);
+  if (!errors.length) throw new Error(`the subscription ended without an error: ${JSON.stringify(end)}`);
+  return errors[0];
+}
