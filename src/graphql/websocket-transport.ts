@@ -188,9 +188,11 @@ export function webSocketTransport(
         principal: session.principal,
       };
       if (session.expiresAt) {
+        // Tokens live at most an hour; the cap only keeps setTimeout from firing at once on a
+        // delay past its 32-bit range (closing a far-future token's socket early, never late).
         connection.expiry = setTimeout(
           () => closeSocket(socket, WsCloseCode.TokenExpired, 'Forbidden: token expired'),
-          Math.max(0, session.expiresAt.getTime() - Date.now()),
+          Math.min(Math.max(0, session.expiresAt.getTime() - Date.now()), 2 ** 31 - 1),
         );
       }
       connections.set(ctx, connection);
