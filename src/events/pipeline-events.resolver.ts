@@ -4,8 +4,8 @@ import { DomainError } from '../platform/errors';
 import { callerOf, type GraphQLContext } from '../graphql/context';
 import { Permission } from '../graphql/permission';
 import { permissionNow } from '../graphql/permission-layer';
-import { parseSequence, SubscriberTooSlowError } from './event-errors';
-import { guardedEvents, type EventVerdict, type GuardedEvent } from './event-permits';
+import { parseSequence } from './event-errors';
+import { GuardedEvents, type EventVerdict, type GuardedEvent } from './event-permits';
 import type { EventFilter, StoredEvent } from './event-stream';
 import { PipelineEventType } from './pipeline-event.types';
 
@@ -40,27 +40,23 @@ function toPipelineEvent(e: StoredEvent): PipelineEventType {
 
 /**
  * Events of one pipeline, or of every pipeline the caller may read, with a permission check
- * per event (cached a second per pipeline). A subscriber that falls too far behind is
- * disconnected with close code 4008 and a reason naming the sequence to resume after.
+ * per event. A subscriber that falls too far behind makes the stream reject with
+ * SubscriberTooSlowError, on which the WebSocket transport closes the connection with 4008 and
+ * a reason naming the sequence to resume after.
  */
-async function* subscribe(
+async function subscribe(
   ctx: GraphQLContext,
   filter: EventFilter,
   afterSequence: bigint | undefined,
   judge: (event: StoredEvent) => Promise<EventVerdict>,
-): AsyncGenerator<GuardedEvent> {
+): Promise<AsyncIterableIterator<GuardedEvent>> {
   const source = await ctx.services.events.stream(filter, { afterSequence });
-  try {
-    yield* guardedEvents(
-      source,
-      (e) => e.pipelineName,
-      judge,
-      () => ctx.services.iamChanges.generation,
-    );
-  } catch (error) {
-    if (!(error instanceof SubscriberTooSlowError)) throw error;
-    ctx.closeConnection?.(4008, error.message);
-  }
+  return new GuardedEvents(
+    source,
+    (e) => e.pipelineName,
+    judge,
+    () => ctx.services.iamChanges.generation,
+  );
 }
 
 @Resolver()

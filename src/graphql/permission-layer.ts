@@ -178,27 +178,49 @@ export type PermissionNow = 'allowed' | 'denied' | 'signed-out';
 
 /**
  * For subscriptions, which outlive the check made when they start: may the caller still do
- * `action` on `resource` now? The session is resolved again (a deleted principal or an expired
- * token is `signed-out`) and the policies as they are now decide. Never throws for a denial.
+ * `action` on `resource` now? The session verified at the start must still name an existing
+ * principal (the token's signature is not verified again: the connection closes itself when
+ * the token expires, 4403), and the policies as they are now decide. Never throws for a denial.
  */
 export async function permissionNow(
   ctx: GraphQLContext,
   action: string,
   resource: string,
 ): Promise<PermissionNow> {
-  if (!ctx.token) return 'signed-out';
-  let principal: Principal;
-  try {
-    principal = await ctx.services.sessions.resolve(ctx.token);
-  } catch (error) {
-    if (error instanceof UnauthenticatedError) return 'signed-out';
-    throw error;
-  }
-  ctx.principal = principal;
+  const principal = ctx.principal;
+  if (!principal || !(await ctx.services.sessions.stillExists(principal))) return 'signed-out';
   if (ctx.services.authorizer.bypassed) return 'allowed';
   if (!inCallersAccount(principal, resource)) return 'denied';
-  const context = await conditionContext(ctx, principal, resource, undefined);
-  return (await ctx.services.authorizer.isAllowed(principal, { action, resource, context }))
-    ? 'allowed'
-    : 'denied';
+  // Many subscriptions of one principal (a console in many tabs, a fleet of watchers) ask the
+  // same question at once: one evaluation answers them all for a second, or until IAM changes.
+  const key = `${principal.arn}|${principal.userId ?? ''}|${ctx.sourceIp}|${action}|${resource}`;
+  const generation = ctx.services.iamChanges.generation;
+  const decisions = decisionsOf(ctx.services.authorizer);
+  const cached = decisions.get(key);
+  const now = Date.now();
+  if (cached && cached.generation === generation && now - cached.at <= DECISION_CACHE_MS)
+    return cached.answer;
+  const answer = (async (): Promise<PermissionNow> => {
+    const context = await conditionContext(ctx, principal, resource, undefined);
+    return (await ctx.services.authorizer.isAllowed(principal, { action, resource, context }))
+      ? 'allowed'
+      : 'denied';
+  })();
+  if (decisions.size > 10_000) decisions.clear();
+  decisions.set(key, { answer, generation, at: now });
+  return answer;
+}
+
+const DECISION_CACHE_MS = 1000;
+const decisionCaches = new WeakMap<
+  object,
+  Map<string, { answer: Promise<PermissionNow>; generation: number; at: number }>
+>();
+
+function decisionsOf(
+  authorizer: object,
+): Map<string, { answer: Promise<PermissionNow>; generation: number; at: number }> {
+  let decisions = decisionCaches.get(authorizer);
+  if (!decisions) decisionCaches.set(authorizer, (decisions = new Map()));
+  return decisions;
 }

@@ -6,7 +6,6 @@ import {
   GraphQLError,
   parse,
   specifiedRules,
-  subscribe,
   validate,
   type DocumentNode,
   type ExecutionArgs,
@@ -19,7 +18,9 @@ import { SubscriberTooSlowError } from '../events/event-errors';
 import type { Principal } from '../iam/identity/principal';
 import { DomainError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
+import { sharedPayloads } from '../events/event-permits';
 import { requestScope, type RequestScope } from '../platform/request-scope';
+import { subscribeSharing } from './shared-results';
 import type { GraphQLContext } from './context';
 import type { GraphQLProtections } from './protections';
 
@@ -148,6 +149,9 @@ export function webSocketTransport(
   >();
   // Request errors reach onError without the operation's context: keep its scope by id.
   const scopes = new WeakMap<WsContext, Map<string, RequestScope>>();
+  // Each operation's text and variables, by its context: subscribers that sent the same one
+  // share the execution of a shared event (src/graphql/shared-results.ts).
+  const operationKeys = new WeakMap<object, string>();
   const scopesOf = (ctx: WsContext): Map<string, RequestScope> => {
     let byId = scopes.get(ctx);
     if (!byId) scopes.set(ctx, (byId = new Map()));
@@ -230,6 +234,10 @@ export function webSocketTransport(
         return [new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
       }
       const variables = payload.variables ?? {};
+      operationKeys.set(
+        contextValue,
+        JSON.stringify([payload.query, payload.operationName ?? null, variables]),
+      );
       const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables, {
         maxErrors: 50,
       });
@@ -243,7 +251,10 @@ export function webSocketTransport(
       };
     },
     execute: (args) => requestScope.run(scopeOf(args.contextValue), () => execute(args)),
-    subscribe: (args) => requestScope.run(scopeOf(args.contextValue), () => subscribe(args)),
+    subscribe: (args) =>
+      requestScope.run(scopeOf(args.contextValue), () =>
+        subscribeSharing(args, operationKeys.get(args.contextValue as object) ?? '', sharedPayloads),
+      ),
     onNext: (ctx, _id, _payload, args, result) => {
       const socket = ctx.extra.socket;
       // A client that stopped reading: the rest would pile up in this process's memory.

@@ -175,6 +175,50 @@ describe('pipelineEvents across server processes', () => {
   });
 });
 
+describe('one execution per event for many subscribers', () => {
+  it('subscribers of different selections each get their own fields; a closed one is freed at once', async () => {
+    const token = tokenOf(account.root);
+    await account.root.ok(CREATE_PIPELINE, { p: sourceAndBuild('quiet', repo.dir, 'true') });
+    const quiet = (await latestExecution(account.root, 'quiet'))!;
+    await waitForStatus(account.root, 'quiet', quiet.pipelineExecutionId, 'SUCCEEDED');
+    const feed = a.app.services.events;
+    const base = feed.subscriberCount;
+    const narrow = await subscribe(
+      a.url,
+      token,
+      `subscription { pipelineEvents(pipelineName: "shipping") { sequence state } }`,
+      {},
+    );
+    const wide = await subscribe(
+      a.url,
+      token,
+      `subscription { pipelineEvents(pipelineName: "shipping") { sequence executionId stage state } }`,
+      {},
+    );
+    const idle = await TestSocket.connect(a.url, token);
+    sockets.push(idle.socket);
+    idle.socket.subscribe(`subscription { pipelineEvents(pipelineName: "quiet") { sequence } }`);
+    await waitUntil(() => (feed.subscriberCount === base + 3 ? true : undefined), 20, 'three streams');
+    const run = await start(account.root, 'shipping');
+    await untilEnded(wide, run.pipelineExecutionId);
+    await waitUntil(
+      () => (eventsOf(narrow).length >= eventsOf(wide).length ? true : undefined),
+      20,
+      'narrow events',
+    );
+    expect(Object.keys(eventsOf(narrow)[0]).sort()).toEqual(['sequence', 'state']);
+    expect(Object.keys(eventsOf(wide)[0]).sort()).toEqual(['executionId', 'sequence', 'stage', 'state']);
+    expect(eventsOf(narrow).map((e) => e.sequence)).toEqual(eventsOf(wide).map((e) => e.sequence));
+    // The idle subscription's pipeline has not moved since: closing must free its stream anyway.
+    idle.socket.close();
+    await waitUntil(
+      () => (feed.subscriberCount === base + 2 ? true : undefined),
+      20,
+      'the idle stream freed',
+    );
+  });
+});
+
 describe('tenancy and permission', () => {
   it('another account sees none of these events, even naming the same pipeline', async () => {
     await other.root.ok(CREATE_PIPELINE, { p: sourceAndBuild('shipping', repo.dir, 'echo theirs') });

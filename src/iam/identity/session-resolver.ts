@@ -36,6 +36,27 @@ export class SessionResolver {
         throw new UnauthenticatedError(`The security token is not valid: ${err.message}`);
       throw err;
     }
+    await this.requireExisting(principal);
+    return principal;
+  }
+
+  /**
+   * For a session already verified (a subscription that outlives its start): does the
+   * principal still exist? The signature is not checked again (an ECDSA verify costs ~1 ms,
+   * and the connection closes itself when the token expires), only existence, on the same
+   * cache as `resolve`.
+   */
+  async stillExists(principal: Principal): Promise<boolean> {
+    try {
+      await this.requireExisting(principal);
+      return true;
+    } catch (error) {
+      if (error instanceof UnauthenticatedError) return false;
+      throw error;
+    }
+  }
+
+  private async requireExisting(principal: Principal): Promise<void> {
     const key = cacheKey(principal);
     const now = Date.now();
     let entry = this.checked.get(key);
@@ -50,7 +71,6 @@ export class SessionResolver {
     }
     if (!entry.exists)
       throw new UnauthenticatedError('The security token is no longer valid: its principal was deleted');
-    return principal;
   }
 }
 
