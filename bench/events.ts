@@ -60,6 +60,8 @@ interface Subscriber {
   /** benchId → arrival time. */
   arrivals: Map<number, number>;
   errors: string[];
+  /** The server acknowledged the connection and the subscribe went out. */
+  subscribed: boolean;
   close(): Promise<void>;
 }
 
@@ -76,6 +78,7 @@ function rawSubscriber(server: BenchServer, token: string, query: string): Subsc
     socket,
     arrivals: new Map(),
     errors: [],
+    subscribed: false,
     close: () =>
       new Promise<void>((resolve) => {
         if (socket.readyState === WebSocket.CLOSED) return resolve();
@@ -94,8 +97,10 @@ function rawSubscriber(server: BenchServer, token: string, query: string): Subsc
       subscriber.arrivals.set(Number(id[1]), at);
       return;
     }
-    if (text.includes('"connection_ack"'))
+    if (text.includes('"connection_ack"')) {
       socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
+      subscriber.subscribed = true;
+    }
     else if (text.includes('"errors"') || text.includes('"error"'))
       subscriber.errors.push(text.slice(0, 300));
   });
@@ -112,7 +117,12 @@ async function subscribe(server: BenchServer, token: string, count: number): Pro
   const subscribers: Subscriber[] = [];
   for (let i = 0; i < count; i++) {
     subscribers.push(rawSubscriber(server, token, query));
-    if (i % 200 === 199) await sleep(50); // let the server take the connections in waves
+    // In waves, each acknowledged before the next: a burst of thousands of connects overflows
+    // the listen backlog, and the kernel resets what it cannot queue.
+    if (i % 200 === 199 || i === count - 1) {
+      const wave = subscribers.slice(-200);
+      await until(() => wave.every((s) => s.subscribed || s.errors.length > 0), 'a wave of connections');
+    }
   }
   return subscribers;
 }

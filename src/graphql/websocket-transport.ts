@@ -42,6 +42,8 @@ export const WsCloseCode = {
   InternalError: 4500,
 } as const;
 
+const maxCachedDocuments = 1000;
+
 /** Past this many bytes queued for the client, a subscriber is cut off rather than buffered for. */
 export const maxBufferedBytes = 4 * 1024 * 1024;
 
@@ -152,6 +154,15 @@ export function webSocketTransport(
   // Each operation's text and variables, by its context: subscribers that sent the same one
   // share the execution of a shared event (src/graphql/shared-results.ts).
   const operationKeys = new WeakMap<object, string>();
+  // Parsed and validated documents by query text, as Apollo caches them over HTTP: thousands of
+  // clients subscribing with the same query share one AST (memory per subscription) and skip
+  // parsing and validation (the rules depend on the document and the schema alone). Only
+  // valid documents are kept; the oldest goes first past the bound.
+  const documents = new Map<string, DocumentNode>();
+  const remember = (query: string, document: DocumentNode): void => {
+    if (documents.size >= maxCachedDocuments) documents.delete(documents.keys().next().value!);
+    documents.set(query, document);
+  };
   const scopesOf = (ctx: WsContext): Map<string, RequestScope> => {
     let byId = scopes.get(ctx);
     if (!byId) scopes.set(ctx, (byId = new Map()));
@@ -217,15 +228,18 @@ export function webSocketTransport(
         close: (code, reason) => closeSocket(socket, code, reason),
       });
       scopesOf(ctx).set(id, scopeOf(contextValue));
-      let document: DocumentNode;
-      try {
-        document = parse(payload.query, protections.parseOptions);
-      } catch (error) {
-        if (error instanceof GraphQLError) return [requestError(error, 'GRAPHQL_PARSE_FAILED')];
-        throw error;
+      let document = documents.get(payload.query);
+      if (!document) {
+        try {
+          document = parse(payload.query, protections.parseOptions);
+        } catch (error) {
+          if (error instanceof GraphQLError) return [requestError(error, 'GRAPHQL_PARSE_FAILED')];
+          throw error;
+        }
+        const invalid = validate(schema, document, rules);
+        if (invalid.length) return invalid.map((error) => requestError(error, 'GRAPHQL_VALIDATION_FAILED'));
+        remember(payload.query, document);
       }
-      const invalid = validate(schema, document, rules);
-      if (invalid.length) return invalid.map((error) => requestError(error, 'GRAPHQL_VALIDATION_FAILED'));
       const operation = getOperationAST(document, payload.operationName);
       if (!operation) {
         const message = payload.operationName
