@@ -94,7 +94,9 @@ export class Engine {
           'UPDATE pipeline_engine_state SET dirty = false, next_wakeup_at = NULL WHERE account_id = $1 AND pipeline_name = $2',
           [claimed.accountId, claimed.pipelineName],
         );
-        await this.reconciler.reconcile(tx, claimed.accountId, claimed.pipelineName);
+        // A pass changes many rows: their events go out in one statement at its end.
+        const { accountId, pipelineName } = claimed;
+        await this.store.outbox.batch(tx, () => this.reconciler.reconcile(tx, accountId, pipelineName));
         return true;
       });
     } catch (err) {

@@ -200,7 +200,15 @@ export class EventFeed implements EventSource, StreamHost {
 
   private announced(payload: string): void {
     // The payload is the sequencer's new last sequence: nothing to read if we are past it.
-    if (/^\d+$/.test(payload) && BigInt(payload) <= this.current) return;
+    if (!/^\d+$/.test(payload)) return this.wake();
+    const last = BigInt(payload);
+    if (last <= this.current) return;
+    // Nobody to serve: skip ahead without a query (rows up to `last` committed before this
+    // notification was delivered, so a stream registering from now on starts above them).
+    if (this.count === 0 && !this.running) {
+      this.current = last;
+      return;
+    }
     this.wake();
   }
 

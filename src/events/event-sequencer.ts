@@ -1,6 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Notifications } from '../platform/db/notifications';
-import { rowsAffected } from '../platform/db/rows-affected';
 import type { Logger } from '../platform/logger';
 import { EVENTS_CHANNEL, OUTBOX_CHANNEL } from './outbox';
 
@@ -46,21 +45,30 @@ async function numberBatch(
   const before = BigInt(locked[0].last_sequence);
   // `id` is the order rows were written in; any order would do for rows that become visible
   // together, this one keeps a transaction's own events in the order it appended them.
-  const result: unknown = await tx.query(
+  // One statement, started after the lock was granted (so it sees every row committed before
+  // the previous batch's commit): number the batch, move last_sequence, and the wake-up to
+  // every process's feed, delivered at commit ("rows up to `last` are readable").
+  const [row]: { numbered: string; last: string | null }[] = await tx.query(
     `WITH pending AS (
        SELECT id, $1::bigint + row_number() OVER (ORDER BY id) AS sequence
          FROM (SELECT id FROM pipeline_events WHERE sequence IS NULL ORDER BY id LIMIT $2) p
+     ),
+     numbered AS (
+       UPDATE pipeline_events e SET sequence = pending.sequence FROM pending WHERE e.id = pending.id
+       RETURNING e.sequence
+     ),
+     top AS (SELECT count(*) AS n, max(sequence) AS last FROM numbered),
+     moved AS (
+       UPDATE pipeline_event_sequence SET last_sequence = top.last FROM top WHERE top.n > 0
+       RETURNING last_sequence
      )
-     UPDATE pipeline_events e SET sequence = pending.sequence FROM pending WHERE e.id = pending.id`,
-    [String(before), batchSize],
+     SELECT (SELECT n FROM top) AS numbered,
+            (SELECT last_sequence FROM moved WHERE pg_notify($3, last_sequence::text) IS NOT NULL) AS last`,
+    [String(before), batchSize, EVENTS_CHANNEL],
   );
-  const numbered = rowsAffected(result);
+  const numbered = Number(row.numbered);
   if (numbered === 0) return { last: before, numbered };
-  const last = before + BigInt(numbered);
-  await tx.query('UPDATE pipeline_event_sequence SET last_sequence = $1', [String(last)]);
-  // Delivered at commit, to every process's feed: "rows up to `last` are readable".
-  await tx.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, String(last)]);
-  return { last, numbered };
+  return { last: BigInt(row.last!), numbered };
 }
 
 /**

@@ -43,18 +43,50 @@ export class Outbox {
     this.bypass = bypass;
   }
 
+  /**
+   * Runs `work` with the events it appends to `tx` held back and written in one statement at
+   * its end, in order (the engine's reconcile pass changes many rows in one transaction).
+   * Nothing is written if `work` throws: its transaction rolls back anyway.
+   */
+  async batch<T>(tx: EntityManager, work: () => Promise<T>): Promise<T> {
+    if (this.held.has(tx)) return work();
+    const events: OutboxEvent[] = [];
+    this.held.set(tx, events);
+    try {
+      const result = await work();
+      await this.write(tx, events);
+      return result;
+    } finally {
+      this.held.delete(tx);
+    }
+  }
+
   async append(tx: EntityManager, events: readonly OutboxEvent[]): Promise<void> {
     if (this.bypass || events.length === 0) return;
-    // One statement for the whole batch, in order: `id` keeps the order they were written in.
+    const held = this.held.get(tx);
+    if (held) held.push(...events);
+    else await this.write(tx, events);
+  }
+
+  private readonly held = new WeakMap<EntityManager, OutboxEvent[]>();
+
+  private async write(tx: EntityManager, events: readonly OutboxEvent[]): Promise<void> {
+    if (this.bypass || events.length === 0) return;
+    // One statement, one round trip: the rows in order (`id` keeps the order they were
+    // written in), and the wake-up, which PostgreSQL delivers only at COMMIT (identical
+    // payloads in one transaction are delivered once).
     await tx.query(
-      `INSERT INTO pipeline_events
-         (account_id, pipeline_name, execution_id, stage_name, action_name, action_execution_id,
-          detail_type, state, detail)
-       SELECT a, p, x, s, n, ae, d, st, det
-         FROM unnest($1::char(12)[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::uuid[],
-                     $7::text[], $8::text[], $9::jsonb[]) WITH ORDINALITY
-              AS e(a, p, x, s, n, ae, d, st, det, ord)
-        ORDER BY ord`,
+      `WITH written AS (
+         INSERT INTO pipeline_events
+           (account_id, pipeline_name, execution_id, stage_name, action_name, action_execution_id,
+            detail_type, state, detail)
+         SELECT a, p, x, s, n, ae, d, st, det
+           FROM unnest($1::char(12)[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::uuid[],
+                       $7::text[], $8::text[], $9::jsonb[]) WITH ORDINALITY
+                AS e(a, p, x, s, n, ae, d, st, det, ord)
+          ORDER BY ord
+       )
+       SELECT pg_notify($10, '')`,
       [
         events.map((e) => e.accountId),
         events.map((e) => e.pipelineName),
@@ -65,9 +97,8 @@ export class Outbox {
         events.map((e) => e.detailType),
         events.map((e) => e.state),
         events.map((e) => JSON.stringify(e.detail)),
+        OUTBOX_CHANNEL,
       ],
     );
-    // Identical payloads in one transaction are delivered once.
-    await tx.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
   }
 }
