@@ -100,8 +100,7 @@ function rawSubscriber(server: BenchServer, token: string, query: string): Subsc
     if (text.includes('"connection_ack"')) {
       socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
       subscriber.subscribed = true;
-    }
-    else if (text.includes('"errors"') || text.includes('"error"'))
+    } else if (text.includes('"errors"') || text.includes('"error"'))
       subscriber.errors.push(text.slice(0, 300));
   });
   socket.on('close', (code, reason) => {

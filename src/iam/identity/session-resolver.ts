@@ -13,7 +13,11 @@ const RECHECK_MS = 2_000;
  * every instance (and at once on the instance that deleted it).
  */
 export class SessionResolver {
-  private readonly checked = new Map<string, { exists: boolean; at: number; accountId: string }>();
+  /**
+   * The answer is kept as a promise, so callers arriving while it is being looked up (2,000
+   * subscriptions of one user re-checking on the same event) share one query.
+   */
+  private readonly checked = new Map<string, { exists: Promise<boolean>; at: number; accountId: string }>();
 
   constructor(
     private readonly tokens: TokenService,
@@ -61,15 +65,16 @@ export class SessionResolver {
     const now = Date.now();
     let entry = this.checked.get(key);
     if (!entry || now - entry.at > RECHECK_MS) {
-      entry = {
-        exists: await this.identities.principalExists(principal),
-        at: now,
-        accountId: principal.accountId,
-      };
+      const exists = this.identities.principalExists(principal);
+      entry = { exists, at: now, accountId: principal.accountId };
       if (this.checked.size > 50_000) this.checked.clear();
       this.checked.set(key, entry);
+      // A failed lookup is not an answer: the next caller asks again.
+      exists.catch(() => {
+        if (this.checked.get(key)?.exists === exists) this.checked.delete(key);
+      });
     }
-    if (!entry.exists)
+    if (!(await entry.exists))
       throw new UnauthenticatedError('The security token is no longer valid: its principal was deleted');
   }
 }
