@@ -2,7 +2,14 @@ import fs from 'node:fs';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { GitRepo } from '../test/support/git-repo';
-import { graphql, prepareAccount, report, startBenchServer, type BenchServer } from './support/harness';
+import {
+  graphql,
+  prepareAccount,
+  report,
+  startBareWsServer,
+  startBenchServer,
+  type BenchServer,
+} from './support/harness';
 
 /**
  * Live events and logs (issue 8), in one run, against one server process:
@@ -19,6 +26,9 @@ import { graphql, prepareAccount, report, startBenchServer, type BenchServer } f
  *     LOG_SECONDS, each line stamped with the time it was written; a subscriber of
  *     actionExecutionLogs notes when each line arrived: p50 and p99 line latency (target p99
  *     ≤ 250 ms).
+ * (a') the same fan-out through bench/support/bare-ws-server.ts first (the `ws` library alone,
+ *     no database, GraphQL or permission check): the floor of this machine's loopback with the
+ *     load generator beside it, `events_bare_ws_*`, and `events_delivery_p50_ratio_to_bare_ws`.
  * The outbox's cost on the engine is measured by bench/engine.ts (engine_outbox_ratio).
  */
 const SUBSCRIBERS = Number(process.env.BENCH_EVENTS_SUBSCRIBERS ?? 2000);
@@ -161,7 +171,12 @@ async function allLive(server: BenchServer, accountId: string, subscribers: Subs
   }
 }
 
-async function fanOut(server: BenchServer, accountId: string, token: string): Promise<void> {
+async function fanOut(
+  server: BenchServer,
+  accountId: string,
+  token: string,
+  prefix = 'events',
+): Promise<number> {
   const subscribers = await subscribe(server, token, SUBSCRIBERS);
   try {
     await allLive(server, accountId, subscribers);
@@ -184,13 +199,14 @@ async function fanOut(server: BenchServer, accountId: string, token: string): Pr
       }
     }
     latencies.sort((a, b) => a - b);
-    report('events_fanout_subscribers', SUBSCRIBERS, 'subscribers');
-    report('events_fanout_events', EVENTS, 'events');
-    report('events_delivery_latency_p50', percentile(latencies, 0.5), 'ms');
-    report('events_delivery_latency_p99', percentile(latencies, 0.99), 'ms');
-    report('events_delivery_latency_max', latencies[latencies.length - 1], 'ms');
-    report('events_missed_deliveries', missing, 'deliveries');
-    report('events_subscriber_errors', subscribers.filter((s) => s.errors.length).length, 'subscribers');
+    report(`${prefix}_fanout_subscribers`, SUBSCRIBERS, 'subscribers');
+    report(`${prefix}_fanout_events`, EVENTS, 'events');
+    report(`${prefix}_delivery_latency_p50`, percentile(latencies, 0.5), 'ms');
+    report(`${prefix}_delivery_latency_p99`, percentile(latencies, 0.99), 'ms');
+    report(`${prefix}_delivery_latency_max`, latencies[latencies.length - 1], 'ms');
+    report(`${prefix}_missed_deliveries`, missing, 'deliveries');
+    report(`${prefix}_subscriber_errors`, subscribers.filter((s) => s.errors.length).length, 'subscribers');
+    return percentile(latencies, 0.5);
   } finally {
     await Promise.all(subscribers.map((s) => s.close()));
   }
@@ -326,7 +342,18 @@ async function main(): Promise<void> {
   try {
     const account = await prepareAccount(server.url);
     const only = process.env.BENCH_EVENTS_ONLY;
-    if (!only || only === 'fanout') await fanOut(server, account.accountId, account.readerToken);
+    if (!only || only === 'fanout') {
+      // The floor first: the same sockets and messages through a bare `ws` server.
+      const bare = await startBareWsServer();
+      let bareP50: number;
+      try {
+        bareP50 = await fanOut(bare, account.accountId, '', 'events_bare_ws');
+      } finally {
+        await bare.stop();
+      }
+      const p50 = await fanOut(server, account.accountId, account.readerToken);
+      report('events_delivery_p50_ratio_to_bare_ws', p50 / bareP50, '');
+    }
     if (!only || only === 'idle') await idle(server, account.accountId, account.readerToken);
     if (!only || only === 'logs') await logs(server, account.readerToken, account.rootToken);
   } finally {

@@ -16,6 +16,32 @@ export interface BenchServer {
 
 export const ADMIN_PASSWORD = 'bench-admin-password';
 
+/** bench/support/bare-ws-server.ts in its own process: the fan-out's floor on this machine. */
+export async function startBareWsServer(): Promise<BenchServer> {
+  const child: ChildProcess = fork(path.join(__dirname, 'bare-ws-server.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { port: number }) => resolve(m.port));
+    child.once('exit', (code) => reject(new Error(`bare server exited with ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}/graphql`,
+    databaseUrl: '',
+    send: (message) =>
+      new Promise((resolve) => {
+        child.once('message', (answer) => resolve(answer));
+        child.send(message);
+      }),
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.send({ stop: true });
+      await exited;
+    },
+  };
+}
+
 /** A throwaway PostgreSQL and a Sluice server process on it; both removed by stop(). */
 export async function startBenchServer(
   env: Record<string, string> = {},
