@@ -16,19 +16,23 @@ export interface BenchServer {
 
 export const ADMIN_PASSWORD = 'bench-admin-password';
 
-/** bench/support/bare-ws-server.ts in its own process: the fan-out's floor on this machine. */
-export async function startBareWsServer(): Promise<BenchServer> {
-  const child: ChildProcess = fork(path.join(__dirname, 'bare-ws-server.ts'), [], {
-    execArgv: ['--import', 'tsx'],
+/** A bench server process: waits for the port it reports, and talks to it over IPC. */
+async function forkServer(
+  file: string,
+  execArgv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ port: number; send: BenchServer['send']; stop(): Promise<void> }> {
+  const child: ChildProcess = fork(path.join(__dirname, file), [], {
+    execArgv: ['--import', 'tsx', ...execArgv],
+    env,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));
-    child.once('exit', (code) => reject(new Error(`bare server exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
   });
   return {
-    url: `http://127.0.0.1:${port}/graphql`,
-    databaseUrl: '',
+    port,
     send: (message) =>
       new Promise((resolve) => {
         child.once('message', (answer) => resolve(answer));
@@ -39,6 +43,17 @@ export async function startBareWsServer(): Promise<BenchServer> {
       child.send({ stop: true });
       await exited;
     },
+  };
+}
+
+/** bench/support/bare-ws-server.ts in its own process: the fan-out's floor on this machine. */
+export async function startBareWsServer(): Promise<BenchServer> {
+  const child = await forkServer('bare-ws-server.ts', []);
+  return {
+    url: `http://127.0.0.1:${child.port}/graphql`,
+    databaseUrl: '',
+    send: child.send,
+    stop: child.stop,
   };
 }
 
@@ -54,15 +69,11 @@ export async function startBenchServer(
   const dbUrl = new URL(pg.url);
   dbUrl.pathname = '/sluice';
   await ensureDatabase(dbUrl.toString());
-  const child: ChildProcess = fork(path.join(__dirname, 'bench-server.ts'), [], {
+  const child = await forkServer(
+    'bench-server.ts',
     // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the server.
-    execArgv: [
-      '--import',
-      'tsx',
-      ...nodeArgs,
-      ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-    ],
-    env: {
+    [...nodeArgs, ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
+    {
       ...process.env,
       DATABASE_URL: dbUrl.toString(),
       SLUICE_DATA_DIR: path.join(dir, 'data'),
@@ -75,24 +86,13 @@ export async function startBenchServer(
       SLUICE_GIT_LOCAL_ROOTS: `${os.tmpdir()},/srv/git`,
       ...env,
     },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m: { port: number }) => resolve(m.port));
-    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
-  });
+  );
   return {
-    url: `http://127.0.0.1:${port}/graphql`,
+    url: `http://127.0.0.1:${child.port}/graphql`,
     databaseUrl: dbUrl.toString(),
-    send: (message) =>
-      new Promise((resolve) => {
-        child.once('message', (answer) => resolve(answer));
-        child.send(message);
-      }),
+    send: child.send,
     async stop() {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.send({ stop: true });
-      await exited;
+      await child.stop();
       await pg.stop();
       fs.rmSync(dir, { recursive: true, force: true });
     },

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { Notifications } from '../platform/db/notifications';
+import { CoalescedRun } from '../platform/coalesced-run';
 import type { Logger } from '../platform/logger';
 import { ENGINE_CHANNEL, markPipelineDirty } from './engine-signals';
 import type { ExecutionStore } from './execution-store';
@@ -22,8 +23,10 @@ export interface LeaseRecovery {
  * job result; a periodic sweep catches missed notifications, action timeouts and lost workers.
  */
 export class Engine {
-  private running: Promise<void> | undefined;
-  private again = false;
+  private readonly runs = new CoalescedRun(
+    () => this.drain(),
+    (err) => this.logger.error({ err }, 'engine run failed'),
+  );
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -52,25 +55,12 @@ export class Engine {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    await this.running;
+    await this.runs.stop();
   }
 
   /** Runs the decision loop now (or once more right after the current run). */
   wake(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.drain()
-      .catch((err: unknown) => this.logger.error({ err }, 'engine run failed'))
-      .finally(() => {
-        this.running = undefined;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        }
-      });
+    this.runs.wake();
   }
 
   /** Reconciles dirty pipelines until none is left for this instance. */

@@ -3,8 +3,8 @@ import type { EntityManager } from 'typeorm';
 import type { PipelineDeclaration } from '../pipelines/declaration/declaration';
 import { BadInputError, NotFoundError, type Problem } from '../platform/errors';
 import { markPipelineDirty } from './engine-signals';
-import type { ExecutionRow, ExecutionType, TriggerType } from './execution-rows';
-import { ExecutionStore } from './execution-store';
+import type { ExecutionRow, TriggerType } from './execution-rows';
+import { ExecutionStore, type NewExecution } from './execution-store';
 import { resolvePipelineVariables } from './model/variables';
 
 export interface StartRequest {
@@ -139,20 +139,7 @@ export class ExecutionStarter {
 
   private async insert(
     tx: EntityManager,
-    e: {
-      accountId: string;
-      pipelineName: string;
-      version: number;
-      declaration: PipelineDeclaration;
-      executionType: ExecutionType;
-      triggerType: TriggerType;
-      triggerDetail: string;
-      clientRequestToken: string | null;
-      variables: Record<string, string>;
-      sourceRevisions: Record<string, string>;
-      stageIndex: number;
-      rollbackTargetId: string | null;
-    },
+    e: Omit<NewExecution, 'id' | 'executionMode'> & { declaration: PipelineDeclaration },
   ): Promise<ExecutionRow> {
     // Lock order: the engine-state row first, as the engine does (no deadlock with it).
     await markPipelineDirty(tx, e.accountId, e.pipelineName);

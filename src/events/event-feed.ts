@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { Notifications } from '../platform/db/notifications';
+import { CoalescedRun } from '../platform/coalesced-run';
 import type { Logger } from '../platform/logger';
 import type { EventFilter, EventSource, EventStreamOptions, StoredEvent } from './event-stream';
 import { EVENTS_CHANNEL, type DetailType } from './outbox';
@@ -70,8 +71,10 @@ export class EventFeed implements EventSource, StreamHost {
   private readonly accounts = new Map<string, AccountStreams>();
   private count = 0;
   private ready: Promise<void> | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
+  private readonly runs = new CoalescedRun(
+    () => this.drain(),
+    (err) => this.logger.error({ err }, 'reading outbox events failed'),
+  );
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -106,7 +109,7 @@ export class EventFeed implements EventSource, StreamHost {
     this.stopped = true;
     clearInterval(this.timer);
     this.timer = undefined;
-    await this.running;
+    await this.runs.stop();
     for (const account of [...this.accounts.values()]) {
       for (const stream of [...account.all]) stream.close();
       for (const set of [...account.byPipeline.values()]) for (const stream of [...set]) stream.close();
@@ -174,19 +177,7 @@ export class EventFeed implements EventSource, StreamHost {
   /** Reads numbered rows now, or once more right after the read under way. */
   wake(): void {
     if (this.stopped || !this.ready) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.drain()
-      .catch((err: unknown) => this.logger.error({ err }, 'reading outbox events failed'))
-      .finally(() => {
-        this.running = undefined;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        }
-      });
+    this.runs.wake();
   }
 
   private async begin(): Promise<void> {
@@ -205,7 +196,7 @@ export class EventFeed implements EventSource, StreamHost {
     if (last <= this.current) return;
     // Nobody to serve: skip ahead without a query (rows up to `last` committed before this
     // notification was delivered, so a stream registering from now on starts above them).
-    if (this.count === 0 && !this.running) {
+    if (this.count === 0 && !this.runs.busy) {
       this.current = last;
       return;
     }

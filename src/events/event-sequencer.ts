@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Notifications } from '../platform/db/notifications';
+import { CoalescedRun } from '../platform/coalesced-run';
 import type { Logger } from '../platform/logger';
 import { EVENTS_CHANNEL, OUTBOX_CHANNEL } from './outbox';
 
@@ -78,8 +79,7 @@ async function numberBatch(
  * database; the row lock makes them take turns.
  */
 export class EventSequencer {
-  private running: Promise<void> | undefined;
-  private again = false;
+  private runs = this.newRuns();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly tickMs: number;
@@ -96,6 +96,8 @@ export class EventSequencer {
   }
 
   start(): void {
+    // Restartable (tests stop and start one): a stopped run never wakes again.
+    if (this.stopped) this.runs = this.newRuns();
     this.stopped = false;
     this.notifications?.on(OUTBOX_CHANNEL, () => this.wake());
     this.notifications?.onReconnect(() => this.wake());
@@ -110,25 +112,18 @@ export class EventSequencer {
     this.stopped = true;
     clearInterval(this.timer);
     this.timer = undefined;
-    await this.running;
+    await this.runs.stop();
+  }
+
+  private newRuns(): CoalescedRun {
+    return new CoalescedRun(
+      () => sequencePending(this.dataSource, this.batchSize),
+      (err) => this.logger.error({ err }, 'numbering outbox events failed'),
+    );
   }
 
   /** Numbers pending rows now, or once more right after the pass under way. */
   wake(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = sequencePending(this.dataSource, this.batchSize)
-      .then(() => undefined)
-      .catch((err: unknown) => this.logger.error({ err }, 'numbering outbox events failed'))
-      .finally(() => {
-        this.running = undefined;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        }
-      });
+    this.runs.wake();
   }
 }
