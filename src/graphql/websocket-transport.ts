@@ -43,6 +43,7 @@ export const WsCloseCode = {
 } as const;
 
 const maxCachedDocuments = 1000;
+const maxCachedQueryChars = 10_000;
 
 /** Past this many bytes queued for the client, a subscriber is cut off rather than buffered for. */
 export const maxBufferedBytes = 4 * 1024 * 1024;
@@ -160,6 +161,8 @@ export function webSocketTransport(
   // valid documents are kept; the oldest goes first past the bound.
   const documents = new Map<string, DocumentNode>();
   const remember = (query: string, document: DocumentNode): void => {
+    // Bounded in bytes too: a client cannot fill the cache with large documents.
+    if (query.length > maxCachedQueryChars) return;
     if (documents.size >= maxCachedDocuments) documents.delete(documents.keys().next().value!);
     documents.set(query, document);
   };
