@@ -270,4 +270,17 @@ describe('tenancy and permission', () => {
     expect(last.errors?.[0].extensions?.code).toBe('ACCESS_DENIED');
     expect(ended.type).toBe('complete');
   });
+
+  it('a user deleted while subscribed to the account is cut off with ACCESS_DENIED', async () => {
+    const name = `leaver${Date.now()}`;
+    const leaver = await userWithPolicy(a, account, allow('codepipeline:GetPipelineState'), name);
+    const sub = await subscribe(a.url, tokenOf(leaver), ACCOUNT_EVENTS, {});
+    const before = await start(account.root, 'shipping');
+    await untilEnded(sub, before.pipelineExecutionId, 'accountEvents');
+    await account.root.ok(`mutation($u: String!) { deleteUser(userName: $u) }`, { u: name });
+    await start(account.root, 'shipping');
+    const ended = await sub.ended;
+    expect(sub.nexts.at(-1)!.errors?.[0].extensions?.code).toBe('ACCESS_DENIED');
+    expect(ended.type).toBe('complete');
+  });
 });
