@@ -6,6 +6,7 @@ import { AuditOwner1764500000000 } from './1764500000000-audit-owner';
 import { InlinePolicyNames1764800000000 } from './1764800000000-inline-policy-names';
 import { EventsOutbox1764900000000 } from './1764900000000-events-outbox';
 import { ActionArtifacts1765000000000 } from './1765000000000-action-artifacts';
+import { Roles1765200000000 } from './1765200000000-roles';
 
 /** Listed explicitly: TypeORM's glob loader cannot load .ts under vitest (STACK.md gotcha 3). */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   InlinePolicyNames1764800000000,
   EventsOutbox1764900000000,
   ActionArtifacts1765000000000,
+  Roles1765200000000,
 ];

@@ -33,6 +33,7 @@ import { SignInThrottle } from './iam/identity/sign-in-throttle';
 import { TokenService } from './iam/identity/token.service';
 import { PolicySimulator } from './iam/policies/policy-simulator';
 import { PolicyService } from './iam/policies/policy.service';
+import { RoleService } from './iam/roles/role.service';
 import { PipelineService } from './pipelines/pipeline.service';
 import type { Notifications } from './platform/db/notifications';
 import { Db } from './platform/db/unit-of-work';
@@ -53,6 +54,7 @@ export interface Services {
   sessions: SessionResolver;
   identities: IdentityService;
   policies: PolicyService;
+  roles: RoleService;
   iamNames: IamNames;
   simulator: PolicySimulator;
   authorizer: Authorizer;
@@ -95,8 +97,9 @@ export async function createServices(
     new SignInThrottle(dataSource),
     new SecretHasher(config.scryptLogN),
   );
-  const policies = new PolicyService(db, changes, identities);
-  const iamNames = iamNamesOf(db, identities, policies);
+  const roles = new RoleService(db, changes);
+  const policies = new PolicyService(db, changes, identities, roles);
+  const iamNames = iamNamesOf(db, identities, policies, roles);
   const authorizer = new Authorizer(policies, changes);
   const tokens = await TokenService.create({
     dataSource,
@@ -148,6 +151,7 @@ export async function createServices(
     sessions: new SessionResolver(tokens, identities, changes),
     identities,
     policies,
+    roles,
     iamNames,
     simulator: new PolicySimulator(db, identities, authorizer, iamNames),
     authorizer,

@@ -7,6 +7,7 @@ import { buildSchema, getMetadataStorage, type PubSub } from 'type-graphql';
 import { IdentityResolver } from '../iam/identity/identity.resolver';
 import { GroupsResolver, UsersResolver } from '../iam/identity/users.resolver';
 import { PoliciesResolver } from '../iam/policies/policies.resolver';
+import { RolesResolver } from '../iam/roles/roles.resolver';
 import { PipelineResolver } from '../pipelines/pipeline.resolver';
 import { WebhookSecretResolver } from '../pipelines/webhook-secret.resolver';
 import { applyOperationLayer } from './operation-layer';
@@ -16,6 +17,7 @@ export const resolvers = [
   UsersResolver,
   GroupsResolver,
   PoliciesResolver,
+  RolesResolver,
   PipelineResolver,
   AuditResolver,
   ExecutionResolver,

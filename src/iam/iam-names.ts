@@ -68,6 +68,7 @@ export function iamNamesOf(
   db: Db,
   identities: { findUser: Finder; findGroup: Finder },
   policies: { findCustomerPolicy: Finder },
+  roles: { findRole: Finder },
 ): IamNames {
   const stored =
     (find: Finder): StoredNameLookup =>
@@ -85,5 +86,9 @@ export function iamNamesOf(
     .register(
       'policy',
       stored((tx, a, n) => policies.findCustomerPolicy(tx, a, n)),
+    )
+    .register(
+      'role',
+      stored((tx, a, n) => roles.findRole(tx, a, n)),
     );
 }

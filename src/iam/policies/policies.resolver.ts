@@ -16,7 +16,7 @@ import {
 } from '../iam.types';
 import type { PolicyView } from './policy.service';
 
-function toPolicy(p: PolicyView): PolicyType {
+export function toPolicy(p: PolicyView): PolicyType {
   return {
     arn: p.arn,
     name: p.name,

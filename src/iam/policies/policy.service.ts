@@ -4,6 +4,7 @@ import { arn, parseArn } from '../arn';
 import type { IamChanges } from '../iam-changes';
 import { GroupMemberEntity } from '../identity/group.entity';
 import { validateName, type IdentityService } from '../identity/identity.service';
+import type { RoleService } from '../roles/role.service';
 import type { AccountSnapshot, Binding, PolicySource } from '../policy/account-authorizer';
 import {
   getManagedPolicy,
@@ -52,6 +53,7 @@ export class PolicyService {
     private readonly db: Db,
     private readonly changes: IamChanges,
     private readonly identities: IdentityService,
+    private readonly roles: RoleService,
   ) {}
 
   async createPolicy(
@@ -288,7 +290,7 @@ export class PolicyService {
   ): Promise<string> {
     if (holderType === 'user') return (await this.identities.requireUser(tx, accountId, holderName)).id;
     if (holderType === 'group') return (await this.identities.requireGroup(tx, accountId, holderName)).id;
-    throw new NotFoundError(`Role ${holderName} does not exist in account ${accountId}`);
+    return (await this.roles.requireRole(tx, accountId, holderName)).id;
   }
 
   /** The customer policy named `name` in any case (policy names are unique without regard to case). */
