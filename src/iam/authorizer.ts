@@ -2,7 +2,12 @@ import { DomainError } from '../platform/errors';
 import type { IamChanges } from './iam-changes';
 import { principalKey, type Principal } from './identity/principal';
 import type { PolicyService } from './policies/policy.service';
-import { AccountAuthorizer, type Evaluation, type RequestContext } from './policy/account-authorizer';
+import {
+  AccountAuthorizer,
+  type Evaluation,
+  type EvaluationOptions,
+  type RequestContext,
+} from './policy/account-authorizer';
 
 export interface AuthorizationRequest {
   action: string;
@@ -19,6 +24,14 @@ export class AccessDeniedError extends DomainError {
       { action, resource },
     );
   }
+}
+
+/**
+ * The account root may do anything inside its own account (DESIGN §5), within the account's
+ * guardrails; a role session has its role's permissions within its session policy.
+ */
+function optionsOf(principal: Principal): EvaluationOptions {
+  return { root: principal.type === 'ROOT', sessionPolicy: principal.role?.sessionPolicy };
 }
 
 interface CompiledAccount {
@@ -60,23 +73,32 @@ export class Authorizer {
   }
 
   async evaluate(principal: Principal, request: AuthorizationRequest): Promise<Evaluation> {
-    if (principal.type === 'ROOT' || this.benchmarkBypass) {
-      // The account root may do anything inside its own account (DESIGN §5).
-      return { decision: 'ALLOWED', matchedStatements: [] };
-    }
+    if (this.benchmarkBypass) return { decision: 'ALLOWED', matchedStatements: [] };
     const { authorizer } = await this.forAccount(principal.accountId);
-    return authorizer.evaluate(principalKey(principal), request.action, request.resource, request.context);
+    return authorizer.evaluate(
+      principalKey(principal),
+      request.action,
+      request.resource,
+      request.context,
+      optionsOf(principal),
+    );
   }
 
   async isAllowed(principal: Principal, request: AuthorizationRequest): Promise<boolean> {
-    if (principal.type === 'ROOT' || this.benchmarkBypass) return true;
+    if (this.benchmarkBypass) return true;
     const { authorizer } = await this.forAccount(principal.accountId);
-    return authorizer.isAllowed(principalKey(principal), request.action, request.resource, request.context);
+    return authorizer.isAllowed(
+      principalKey(principal),
+      request.action,
+      request.resource,
+      request.context,
+      optionsOf(principal),
+    );
   }
 
   /** Throws ACCESS_DENIED naming principal, action and resource unless allowed. */
   async authorize(principal: Principal, request: AuthorizationRequest): Promise<void> {
-    if (principal.type === 'ROOT' || this.benchmarkBypass) return;
+    if (this.benchmarkBypass) return;
     const evaluation = await this.evaluate(principal, request);
     if (evaluation.decision !== 'ALLOWED') {
       throw new AccessDeniedError(

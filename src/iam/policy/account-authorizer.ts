@@ -48,9 +48,41 @@ export interface AccountSnapshot {
   accountId: string;
   policies: PolicySource[];
   bindings: Binding[];
+  /**
+   * Permissions boundaries: `{member: 'user:AIDA1', of: '<policy source id>'}`. A principal
+   * with a boundary may do only what the boundary allows too; a boundary naming a source
+   * that is not in `policies` allows nothing.
+   */
+  boundaries?: Binding[];
+  /**
+   * The account's guardrails (service control policies) as policy source ids, or undefined for
+   * an account without any (uncapped). With guardrails, every principal of the account, its
+   * root included, may do only what some guardrail allows and none denies.
+   */
+  guardrails?: string[];
 }
 
 export type Decision = 'ALLOWED' | 'EXPLICIT_DENY' | 'IMPLICIT_DENY';
+
+/**
+ * The layers of IAM's evaluation logic, in the order a request passes them: explicit deny
+ * anywhere first, then the account's guardrails, the principal's permissions boundary, the
+ * session policy, and the identity policies.
+ */
+export type EvaluationLayer = 'guardrails' | 'boundary' | 'session' | 'identity';
+export const EVALUATION_LAYERS: readonly EvaluationLayer[] = [
+  'guardrails',
+  'boundary',
+  'session',
+  'identity',
+];
+
+export interface EvaluationOptions {
+  /** The session's policy (assumed-role sessions): narrows, never widens. */
+  sessionPolicy?: PolicyDocument;
+  /** The account root: its identity layer allows everything; guardrails still cap it. */
+  root?: boolean;
+}
 
 export interface MatchedStatement {
   sourcePolicyId: string;
@@ -65,7 +97,13 @@ export interface Evaluation {
   decision: Decision;
   /** The Deny statements that matched for EXPLICIT_DENY, the Allow statements for ALLOWED, else none. */
   matchedStatements: MatchedStatement[];
+  /** For a denial: the first layer (in evaluation order) that denied. */
+  deniedBy?: EvaluationLayer;
 }
+
+/** The member key the account's guardrails are bound to. */
+const GUARDRAILS_KEY = 'guardrails:';
+const boundaryKey = (principalKey: string): string => `boundary:${principalKey}`;
 
 /** How a session policy shows up in `matchedStatements`. */
 export const SESSION_POLICY_SOURCE = { id: 'session', arn: '', name: 'SessionPolicy' } as const;
@@ -82,6 +120,10 @@ interface CompiledSource {
 interface StatementMatches {
   allows: MatchedStatement[];
   denies: MatchedStatement[];
+}
+
+interface LayerResult extends StatementMatches {
+  allowed: boolean;
 }
 
 // Session policies arrive per request; each document object is compiled once (documents are
@@ -103,6 +145,9 @@ export class AccountAuthorizer {
     private readonly principalSources: ReadonlyMap<string, CompiledSource[]>,
     private readonly sources: ReadonlyMap<string, CompiledSource>,
     private readonly memberships: ReadonlyMap<string, readonly string[]>,
+    /** Principal keys that have a permissions boundary. */
+    private readonly bounded: ReadonlySet<string>,
+    private readonly hasGuardrails: boolean,
   ) {}
 
   static async build(snapshot: AccountSnapshot): Promise<AccountAuthorizer> {
@@ -127,7 +172,17 @@ export class AccountAuthorizer {
     const memberships = new Map<string, string[]>();
     const links: [string, string][] = [];
     const targets = new Set<string>();
-    for (const { member, of } of snapshot.bindings) {
+    // Boundaries and guardrails are layers of their own: each is reached through a key no
+    // principal can have (`boundary:<principal key>`, `guardrails:`), so the same Casbin rules
+    // and matchers decide them, but never as part of a principal's identity policies.
+    const bounded = new Set<string>();
+    const layerBindings: Binding[] = [];
+    for (const { member, of } of snapshot.boundaries ?? []) {
+      bounded.add(member);
+      layerBindings.push({ member: boundaryKey(member), of });
+    }
+    for (const of of snapshot.guardrails ?? []) layerBindings.push({ member: GUARDRAILS_KEY, of });
+    for (const { member, of } of [...snapshot.bindings, ...layerBindings]) {
       const list = memberships.get(member) ?? [];
       if (list.includes(of)) continue;
       list.push(of);
@@ -174,45 +229,58 @@ export class AccountAuthorizer {
       principalSources,
       sources,
       memberships,
+      bounded,
+      snapshot.guardrails !== undefined,
     );
   }
 
   /**
    * Decides whether `principalKey` (e.g. `user:AIDA123`, `role:AROA1`) may perform `action` on
-   * `resourceArn`, and explains the decision. With a session policy the effective permissions
-   * are the principal's ∩ the session policy's: both must allow, and a Deny in either wins.
+   * `resourceArn`, and explains the decision, passing the layers as IAM does: an explicit Deny
+   * in any layer wins; otherwise every layer present must allow — the guardrails, the
+   * boundary, the session policy and the identity policies — and the first that does not is
+   * the one that denied.
    */
   evaluate(
     principalKey: string,
     action: string,
     resourceArn: string,
     context: RequestContext,
-    sessionPolicy?: PolicyDocument,
+    options: EvaluationOptions = {},
   ): Evaluation {
     const folded = action.toLowerCase();
-    const [allowed, rule] = this.enforcerFor(principalKey).enforceExSync(
-      principalKey,
-      folded,
-      resourceArn,
-      context,
-    );
-    // With this effect, Casbin reports the deciding rule: a Deny when one matched.
-    const explicitDeny = !allowed && rule.length > 0;
-    const identity = matchStatements(this.sourcesOf(principalKey), folded, resourceArn, context);
-    const session = sessionPolicy
-      ? matchStatements([sessionSource(sessionPolicy)], folded, resourceArn, context)
-      : undefined;
+    const layers: [EvaluationLayer, LayerResult][] = [];
+    if (this.hasGuardrails)
+      layers.push(['guardrails', this.layerOf(GUARDRAILS_KEY, folded, resourceArn, context)]);
+    if (!options.root && this.bounded.has(principalKey))
+      layers.push(['boundary', this.layerOf(boundaryKey(principalKey), folded, resourceArn, context)]);
+    if (options.sessionPolicy) {
+      const matches = matchStatements([sessionSource(options.sessionPolicy)], folded, resourceArn, context);
+      layers.push([
+        'session',
+        { ...matches, allowed: matches.denies.length === 0 && matches.allows.length > 0 },
+      ]);
+    }
+    layers.push([
+      'identity',
+      options.root
+        ? { allowed: true, allows: [], denies: [] }
+        : this.layerOf(principalKey, folded, resourceArn, context),
+    ]);
 
-    if (explicitDeny || (session && session.denies.length > 0)) {
+    // Explanations list the identity policies' statements first, then the layers that cap them.
+    const explained = [...layers].reverse();
+    const denying = layers.find(([, layer]) => layer.denies.length > 0);
+    if (denying) {
       return {
         decision: 'EXPLICIT_DENY',
-        matchedStatements: [...identity.denies, ...(session?.denies ?? [])],
+        matchedStatements: explained.flatMap(([, layer]) => layer.denies),
+        deniedBy: denying[0],
       };
     }
-    if (allowed && (!session || session.allows.length > 0)) {
-      return { decision: 'ALLOWED', matchedStatements: [...identity.allows, ...(session?.allows ?? [])] };
-    }
-    return { decision: 'IMPLICIT_DENY', matchedStatements: [] };
+    const refusing = layers.find(([, layer]) => !layer.allowed);
+    if (refusing) return { decision: 'IMPLICIT_DENY', matchedStatements: [], deniedBy: refusing[0] };
+    return { decision: 'ALLOWED', matchedStatements: explained.flatMap(([, layer]) => layer.allows) };
   }
 
   /** The hot-path form of `evaluate`: same decision, no explanation. */
@@ -221,18 +289,44 @@ export class AccountAuthorizer {
     action: string,
     resourceArn: string,
     context: RequestContext,
-    sessionPolicy?: PolicyDocument,
+    options: EvaluationOptions = {},
   ): boolean {
     const folded = action.toLowerCase();
-    if (!this.enforcerFor(principalKey).enforceSync(principalKey, folded, resourceArn, context)) return false;
-    if (!sessionPolicy) return true;
+    if (
+      !options.root &&
+      !this.enforcerFor(principalKey).enforceSync(principalKey, folded, resourceArn, context)
+    )
+      return false;
+    if (
+      this.hasGuardrails &&
+      !this.enforcerFor(GUARDRAILS_KEY).enforceSync(GUARDRAILS_KEY, folded, resourceArn, context)
+    )
+      return false;
+    if (!options.root && this.bounded.has(principalKey)) {
+      const key = boundaryKey(principalKey);
+      if (!this.enforcerFor(key).enforceSync(key, folded, resourceArn, context)) return false;
+    }
+    if (!options.sessionPolicy) return true;
     let sessionAllows = false;
-    for (const statement of sessionStatements(sessionPolicy)) {
+    for (const statement of sessionStatements(options.sessionPolicy)) {
       if (!statementApplies(statement, folded, resourceArn, context)) continue;
       if (statement.effect === 'Deny') return false;
       sessionAllows = true;
     }
     return sessionAllows;
+  }
+
+  /** One layer decided by Casbin (`enforceExSync` tells an explicit Deny from no Allow), explained. */
+  private layerOf(key: string, action: string, resourceArn: string, context: RequestContext): LayerResult {
+    const [allowed, rule] = this.enforcerFor(key).enforceExSync(key, action, resourceArn, context);
+    // With this effect, Casbin reports the deciding rule: a Deny when one matched.
+    const explicitDeny = !allowed && rule.length > 0;
+    const matches = matchStatements(this.sourcesOf(key), action, resourceArn, context);
+    if (explicitDeny && matches.denies.length === 0) {
+      // The two passes use the same matchers; a disagreement is a bug, never a reason to allow.
+      throw new Error(`Casbin reported a Deny for ${key} that the explanation pass did not find`);
+    }
+    return { allowed, allows: allowed ? matches.allows : [], denies: explicitDeny ? matches.denies : [] };
   }
 
   private enforcerFor(principalKey: string): Enforcer {

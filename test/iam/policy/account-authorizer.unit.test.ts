@@ -229,6 +229,7 @@ describe('AccountAuthorizer: policies, groups and explicit deny', () => {
     const authz = await build(policies, bindings);
     expect(authz.evaluate('user:alice', 'codepipeline:DeletePipeline', PIPELINE, {})).toEqual({
       decision: 'EXPLICIT_DENY',
+      deniedBy: 'identity',
       matchedStatements: [
         {
           sourcePolicyId: policyArn('DevsDeny'),
@@ -331,7 +332,7 @@ describe('AccountAuthorizer: session policies', () => {
       session,
     );
     expect(
-      authz.evaluate('user:alice', 'codepipeline:DeletePipeline', PIPELINE, {}, session).matchedStatements,
+      authz.evaluate('user:alice', 'codepipeline:DeletePipeline', PIPELINE, {}, { sessionPolicy: session }).matchedStatements,
     ).toEqual([
       {
         sourcePolicyId: 'session',
@@ -351,7 +352,7 @@ describe('AccountAuthorizer: session policies', () => {
       'codepipeline:GetPipeline',
       PIPELINE,
       {},
-      sessionReadOnly,
+      { sessionPolicy: sessionReadOnly },
     );
     expect(evaluation.matchedStatements.map((m) => [m.sourcePolicyName, m.sid])).toEqual([
       ['AlicePolicy', undefined],

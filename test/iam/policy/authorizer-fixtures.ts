@@ -76,9 +76,9 @@ export function expectDecision(
   sessionPolicy?: PolicyDocument,
 ): void {
   const label = `${principal} ${action} ${resource} ${JSON.stringify(context)}`;
-  const evaluation = authz.evaluate(principal, action, resource, context, sessionPolicy);
+  const evaluation = authz.evaluate(principal, action, resource, context, { sessionPolicy });
   expect(evaluation.decision, label).toBe(expected);
-  expect(authz.isAllowed(principal, action, resource, context, sessionPolicy), label).toBe(
+  expect(authz.isAllowed(principal, action, resource, context, { sessionPolicy }), label).toBe(
     expected === 'ALLOWED',
   );
   if (expected === 'IMPLICIT_DENY') expect(evaluation.matchedStatements, label).toEqual([]);
