@@ -34,6 +34,7 @@ import { TokenService } from './iam/identity/token.service';
 import { PolicySimulator } from './iam/policies/policy-simulator';
 import { PolicyService } from './iam/policies/policy.service';
 import { RoleService } from './iam/roles/role.service';
+import { StsService } from './iam/sts/sts.service';
 import { PipelineService } from './pipelines/pipeline.service';
 import type { Notifications } from './platform/db/notifications';
 import { Db } from './platform/db/unit-of-work';
@@ -55,6 +56,7 @@ export interface Services {
   identities: IdentityService;
   policies: PolicyService;
   roles: RoleService;
+  sts: StsService;
   iamNames: IamNames;
   simulator: PolicySimulator;
   authorizer: Authorizer;
@@ -109,6 +111,9 @@ export async function createServices(
     ttlSeconds: config.tokenTtlSeconds,
   });
   const tags = new TagService(db, config.region);
+  const sts = new StsService(db, roles, authorizer, tokens, (account, principalArn) =>
+    tags.tagMap(account, principalArn),
+  );
   const outbox = new Outbox();
   const store = new ExecutionStore(outbox, config.region);
   const starter = new ExecutionStarter(store);
@@ -152,6 +157,7 @@ export async function createServices(
     identities,
     policies,
     roles,
+    sts,
     iamNames,
     simulator: new PolicySimulator(db, identities, authorizer, iamNames),
     authorizer,

@@ -20,6 +20,8 @@ export interface GraphQLContext {
   permits?: (arn: string) => Promise<boolean>;
   /** Per-request memo of resource tags (condition key aws:ResourceTag/<k>). */
   resourceTags?: Map<string, Promise<Record<string, string>>>;
+  /** Other accounts whose audit trails also record this call (assumeRole: the role's account). */
+  auditAlsoIn?: Set<string>;
   /** Per-request DataLoaders, by name (see loaderOf). */
   loaders?: Map<string, unknown>;
   /**

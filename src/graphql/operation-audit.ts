@@ -20,6 +20,27 @@ const IDENTITY_TYPE = { ROOT: 'Root', USER: 'IAMUser', ASSUMED_ROLE: 'AssumedRol
 export function identityOf(
   principal: Pick<Principal, 'type' | 'arn' | 'accountId'> & Partial<Principal>,
 ): AuditIdentity {
+  const { role } = principal;
+  if (role) {
+    // CloudTrail's shape for a role session: who it acts as (the issuer) and who started it.
+    return {
+      type: 'AssumedRole',
+      principalId: `${role.roleId}:${role.sessionName}`,
+      arn: principal.arn,
+      accountId: principal.accountId,
+      sessionContext: {
+        sessionIssuer: {
+          type: 'Role',
+          principalId: role.roleId,
+          arn: role.roleArn,
+          accountId: principal.accountId,
+          userName: role.roleName,
+        },
+        sourceIdentity: role.sourceIdentity,
+        attributes: { creationDate: role.createdAt },
+      },
+    };
+  }
   return {
     type: IDENTITY_TYPE[principal.type],
     principalId: principal.userId ?? principal.accountId,
@@ -132,6 +153,16 @@ export async function auditRecordOf(ctx: GraphQLContext, call: CallOutcome): Pro
       };
     }),
   };
+}
+
+/**
+ * The same event for the trails of other accounts the call reached (assumeRole: the role's
+ * account records who assumed its role), each with its own event id and the same request id.
+ */
+export function copiesFor(ctx: GraphQLContext, record: AuditRecord): AuditRecord[] {
+  return [...(ctx.auditAlsoIn ?? [])]
+    .filter((accountId) => accountId !== record.recipientAccountId)
+    .map((accountId) => ({ ...record, eventID: randomUUID(), recipientAccountId: accountId }));
 }
 
 function resourceType(service: string | undefined, resource: string | undefined): string {

@@ -7,7 +7,7 @@ import {
 import { DomainError } from '../platform/errors';
 import type { AuditRecord } from '../audit/audit-record';
 import type { GraphQLContext } from './context';
-import { auditRecordOf, type CallOutcome } from './operation-audit';
+import { auditRecordOf, copiesFor, type CallOutcome } from './operation-audit';
 import { guardFor, permissionOf, rootTypes } from './permission-layer';
 import type { PermissionDeclaration } from './permission';
 
@@ -45,7 +45,8 @@ export function applyOperationLayer(schema: GraphQLSchema): GraphQLSchema {
 
       const recordSeparately = async (ctx: GraphQLContext, outcome: CallOutcome): Promise<void> => {
         try {
-          await ctx.services.audit.record(await auditRecordOf(ctx, outcome));
+          const record = await auditRecordOf(ctx, outcome);
+          await Promise.all([record, ...copiesFor(ctx, record)].map((r) => ctx.services.audit.record(r)));
         } catch {
           throw new AuditUnavailableError();
         }
@@ -83,7 +84,10 @@ export function applyOperationLayer(schema: GraphQLSchema): GraphQLSchema {
               return result;
             },
             // The audit row rides with the COMMIT: it exists if and only if the change does.
-            { finalStatement: () => (record ? ctx.services.audit.appendStatement([record]) : undefined) },
+            {
+              finalStatement: () =>
+                record ? ctx.services.audit.appendStatement([record, ...copiesFor(ctx, record)]) : undefined,
+            },
           );
         } catch (error) {
           await recordSeparately(ctx, { ...outcome, error });

@@ -55,7 +55,7 @@ async function resourceTags(
 }
 
 /** The global condition keys of DESIGN §5 for one request (keys lower-cased). */
-async function conditionContext(
+export async function conditionContext(
   ctx: GraphQLContext,
   principal: Principal,
   resource: string,
@@ -70,10 +70,20 @@ async function conditionContext(
     'aws:principaltype':
       principal.type === 'ROOT' ? 'Account' : principal.type === 'USER' ? 'User' : 'AssumedRole',
     'aws:username': principal.userName,
-    'aws:userid': principal.userId ?? principal.accountId,
+    // As IAM: a role session's id is `<role id>:<session name>`.
+    'aws:userid': principal.role
+      ? `${principal.role.roleId}:${principal.role.sessionName}`
+      : (principal.userId ?? principal.accountId),
     'aws:securetransport': 'false',
     'aws:requestedregion': ctx.services.config.region,
   };
+  if (principal.role) context['aws:sourceidentity'] = principal.role.sourceIdentity;
+  if (await ctx.services.authorizer.usesConditionKeyPrefix(principal.accountId, 'aws:principaltag/')) {
+    // A user's own tags; a role session's are its role's.
+    const owner = principal.role?.roleArn ?? principal.arn;
+    for (const [key, value] of Object.entries(await ctx.services.tags.tagMap(principal.accountId, owner)))
+      context[`aws:principaltag/${key.toLowerCase()}`] = value;
+  }
   if (requestTags) {
     context['aws:tagkeys'] = requestTags.map((t) => t.key);
     for (const tag of requestTags) context[`aws:requesttag/${tag.key.toLowerCase()}`] = tag.value ?? '';
@@ -132,6 +142,15 @@ export function guardFor(
       return async (ctx) => {
         await authenticate(ctx);
         return [];
+      };
+    case 'resourcePolicy':
+      return async (ctx, args) => {
+        const principal = await authenticate(ctx);
+        const resource = declaration.resource(args, {
+          accountId: principal.accountId,
+          region: ctx.services.config.region,
+        });
+        return [resource];
       };
     case 'list':
       return async (ctx) => {
@@ -193,7 +212,9 @@ export async function permissionNow(
   if (!inCallersAccount(principal, resource)) return 'denied';
   // Many subscriptions of one principal (a console in many tabs, a fleet of watchers) ask the
   // same question at once: one evaluation answers them all for a second, or until IAM changes.
-  const key = `${principal.arn}|${principal.userId ?? ''}|${ctx.sourceIp}|${action}|${resource}`;
+  // Sessions of one role may carry different session policies: a role session is keyed by its own id.
+  const who = principal.role ? `${principal.role.roleId}|${principal.sessionId}` : (principal.userId ?? '');
+  const key = `${principal.arn}|${who}|${ctx.sourceIp}|${action}|${resource}`;
   const generation = ctx.services.iamChanges.generation;
   const decisions = decisionsOf(ctx.services.authorizer);
   const cached = decisions.get(key);

@@ -36,7 +36,13 @@ export type PermissionDeclaration =
       platformCrossAccount?: boolean;
     }
   /** A list: each item is checked for `action` on its own ARN; items the caller may not read are left out. */
-  | { kind: 'list'; action: string };
+  | { kind: 'list'; action: string }
+  /**
+   * `action` on a resource that may be in another account, decided by the service together with
+   * the resource's own policy (assumeRole: the caller's policies and the role's trust policy),
+   * as IAM decides resource-based policies. The layer only requires a valid session.
+   */
+  | { kind: 'resourcePolicy'; action: string; resource: (args: Args, env: ResourceEnv) => string };
 
 export const PERMISSION_EXTENSION = 'permission';
 
@@ -65,4 +71,13 @@ export const Permission = {
       platformCrossAccount: options.platformCrossAccount,
     }),
   list: (action: string) => declare({ kind: 'list', action }),
+  resourcePolicy: <A extends object = Args>(
+    action: string,
+    resource: (args: A, env: ResourceEnv) => string,
+  ) =>
+    declare({
+      kind: 'resourcePolicy',
+      action,
+      resource: resource as (args: Args, env: ResourceEnv) => string,
+    }),
 };

@@ -8,6 +8,7 @@ import { IdentityResolver } from '../iam/identity/identity.resolver';
 import { GroupsResolver, UsersResolver } from '../iam/identity/users.resolver';
 import { PoliciesResolver } from '../iam/policies/policies.resolver';
 import { RolesResolver } from '../iam/roles/roles.resolver';
+import { StsResolver } from '../iam/sts/sts.resolver';
 import { PipelineResolver } from '../pipelines/pipeline.resolver';
 import { WebhookSecretResolver } from '../pipelines/webhook-secret.resolver';
 import { applyOperationLayer } from './operation-layer';
@@ -18,6 +19,7 @@ export const resolvers = [
   GroupsResolver,
   PoliciesResolver,
   RolesResolver,
+  StsResolver,
   PipelineResolver,
   AuditResolver,
   ExecutionResolver,

@@ -16,11 +16,11 @@ export interface AuthorizationRequest {
 }
 
 export class AccessDeniedError extends DomainError {
-  constructor(principal: Principal, action: string, resource: string, explicit: boolean) {
+  constructor(principal: Principal, action: string, resource: string, explicit: boolean, because?: string) {
     super(
       'ACCESS_DENIED',
       `${principal.arn} is not authorized to perform ${action} on ${resource}` +
-        (explicit ? ' with an explicit deny in a policy' : ''),
+        (explicit ? ' with an explicit deny in a policy' : because ? `: ${because}` : ''),
       { action, resource },
     );
   }

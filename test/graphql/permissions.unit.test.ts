@@ -42,6 +42,12 @@ describe('permission declarations', () => {
           case 'list':
             table[name] = `${declaration.action} on each listed item`;
             break;
+          case 'resourcePolicy': {
+            const args = placeholder('args') as Record<string, unknown>;
+            const resource = declaration.resource(args, { accountId: '{account}', region: '{region}' });
+            table[name] = `${declaration.action} on ${resource} (with the resource's own policy)`;
+            break;
+          }
           case 'iam': {
             const args = placeholder('args') as Record<string, unknown>;
             const resource = declaration.resource(args, { accountId: '{account}', region: '{region}' });

@@ -172,6 +172,15 @@ export class IdentityService {
     if (principal.type === 'ROOT') {
       return this.db.manager.getRepository(AccountEntity).existsBy({ id: principal.accountId });
     }
+    if (principal.type === 'ASSUMED_ROLE') {
+      // A session dies with its role: deleted, or deleted and created again (a new id).
+      if (!principal.role) return false;
+      const rows: unknown[] = await this.db.manager.query(
+        'SELECT 1 FROM roles WHERE account_id = $1 AND id = $2',
+        [principal.accountId, principal.role.roleId],
+      );
+      return rows.length > 0;
+    }
     if (principal.type !== 'USER' || !principal.userId) return false;
     if (principal.accessKeyId) {
       return this.db.manager

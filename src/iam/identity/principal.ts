@@ -19,6 +19,8 @@ export interface RoleSession {
   issuedBy: string;
   /** The session policy given to assumeRole, if any: it narrows the role's permissions. */
   sessionPolicy?: PolicyDocument;
+  /** Its text as accepted (minified JSON), which the token carries. */
+  sessionPolicyText?: string;
   /** When assumeRole created the session (ISO 8601). */
   createdAt: string;
 }

@@ -92,5 +92,6 @@ function cacheKey(principal: Principal): string {
     principal.arn,
     principal.userId ?? null,
     principal.accessKeyId ?? null,
+    principal.role?.roleId ?? null,
   ]);
 }

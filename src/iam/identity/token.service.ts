@@ -11,7 +11,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import type { DataSource } from 'typeorm';
-import type { Principal, PrincipalType } from './principal';
+import type { PolicyDocument } from '../policy/policy-document';
+import { parseSessionPolicy } from '../sts/session-policy';
+import type { Principal, PrincipalType, RoleSession } from './principal';
 
 const ALGORITHM = 'ES256';
 const ISSUER = 'sluice';
@@ -30,7 +32,63 @@ interface Claims {
   uid?: string;
   uname?: string;
   akid?: string;
+  /** An assumed-role session: the role, the session and who started it. */
+  role?: RoleClaims;
   jti: string;
+}
+
+interface RoleClaims {
+  id: string;
+  name: string;
+  arn: string;
+  session: string;
+  source: string;
+  by: string;
+  /** The session policy as the JSON text assumeRole was given (parsed again on verify). */
+  policy?: string;
+  at: string;
+}
+
+function roleClaims(role: RoleSession | undefined): RoleClaims | undefined {
+  if (!role) return undefined;
+  return {
+    id: role.roleId,
+    name: role.roleName,
+    arn: role.roleArn,
+    session: role.sessionName,
+    source: role.sourceIdentity,
+    by: role.issuedBy,
+    policy: role.sessionPolicyText,
+    at: role.createdAt,
+  };
+}
+
+/** Session policies parsed from tokens, by their text: a session's policy is parsed once. */
+const sessionPolicies = new Map<string, PolicyDocument>();
+
+function sessionOf(claims: RoleClaims | undefined): RoleSession | undefined {
+  if (!claims) return undefined;
+  let sessionPolicy: PolicyDocument | undefined;
+  if (claims.policy !== undefined) {
+    sessionPolicy = sessionPolicies.get(claims.policy);
+    if (!sessionPolicy) {
+      // Signed by us, so it parsed when assumeRole accepted it; a failure here is a bug.
+      sessionPolicy = parseSessionPolicy(claims.policy);
+      if (sessionPolicies.size >= 10_000) sessionPolicies.clear();
+      sessionPolicies.set(claims.policy, sessionPolicy);
+    }
+  }
+  return {
+    roleId: claims.id,
+    roleName: claims.name,
+    roleArn: claims.arn,
+    sessionName: claims.session,
+    sourceIdentity: claims.source,
+    issuedBy: claims.by,
+    sessionPolicy,
+    sessionPolicyText: claims.policy,
+    createdAt: claims.at,
+  };
 }
 
 export class InvalidTokenError extends Error {}
@@ -100,7 +158,11 @@ export class TokenService {
     return this.kid;
   }
 
-  issue(principal: Omit<Principal, 'sessionId'>): IssuedToken {
+  /**
+   * A token for `principal`, valid for the configured session length, or for `ttlSeconds`
+   * (assumed-role sessions last what assumeRole was asked for, up to the role's maximum).
+   */
+  issue(principal: Omit<Principal, 'sessionId'>, ttlSeconds = this.ttlSeconds): IssuedToken {
     const claims: Claims = {
       sub: principal.arn,
       acct: principal.accountId,
@@ -108,12 +170,13 @@ export class TokenService {
       uid: principal.userId,
       uname: principal.userName,
       akid: principal.accessKeyId,
+      role: roleClaims(principal.role),
       jti: randomUUID(),
     };
     const accessToken = jwt.sign(claims, this.privateKeyPem, {
       algorithm: ALGORITHM,
       keyid: this.kid,
-      expiresIn: this.ttlSeconds,
+      expiresIn: ttlSeconds,
       issuer: ISSUER,
       audience: ISSUER,
     });
@@ -147,6 +210,7 @@ export class TokenService {
       userId: claims.uid,
       userName: claims.uname,
       accessKeyId: claims.akid,
+      role: claims.ptype === 'ASSUMED_ROLE' ? sessionOf(claims.role) : undefined,
       sessionId: claims.jti,
     };
   }
