@@ -91,6 +91,8 @@ export interface MatchedStatement {
   statementIndex: number;
   sid?: string;
   effect: 'Allow' | 'Deny';
+  /** Which layer the statement's policy belongs to (set in evaluations). */
+  layer?: EvaluationLayer;
 }
 
 export interface Evaluation {
@@ -274,13 +276,20 @@ export class AccountAuthorizer {
     if (denying) {
       return {
         decision: 'EXPLICIT_DENY',
-        matchedStatements: explained.flatMap(([, layer]) => layer.denies),
+        matchedStatements: explained.flatMap(([name, layer]) =>
+          layer.denies.map((m) => ({ ...m, layer: name })),
+        ),
         deniedBy: denying[0],
       };
     }
     const refusing = layers.find(([, layer]) => !layer.allowed);
     if (refusing) return { decision: 'IMPLICIT_DENY', matchedStatements: [], deniedBy: refusing[0] };
-    return { decision: 'ALLOWED', matchedStatements: explained.flatMap(([, layer]) => layer.allows) };
+    return {
+      decision: 'ALLOWED',
+      matchedStatements: explained.flatMap(([name, layer]) =>
+        layer.allows.map((m) => ({ ...m, layer: name })),
+      ),
+    };
   }
 
   /** The hot-path form of `evaluate`: same decision, no explanation. */

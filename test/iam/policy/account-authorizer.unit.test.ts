@@ -238,6 +238,7 @@ describe('AccountAuthorizer: policies, groups and explicit deny', () => {
           statementIndex: 0,
           sid: 'NoProdDelete',
           effect: 'Deny',
+          layer: 'identity',
         },
       ],
     });
@@ -341,6 +342,7 @@ describe('AccountAuthorizer: session policies', () => {
         statementIndex: 1,
         sid: 'NoDelete',
         effect: 'Deny',
+        layer: 'session',
       },
     ]);
   });
