@@ -1,4 +1,4 @@
-import { DomainError } from '../platform/errors';
+import { AccessDeniedError } from './access-denied-error';
 import type { IamChanges } from './iam-changes';
 import { principalKey, type Principal } from './identity/principal';
 import type { PolicyService } from './policies/policy.service';
@@ -9,21 +9,12 @@ import {
   type RequestContext,
 } from './policy/account-authorizer';
 
+export { AccessDeniedError } from './access-denied-error';
+
 export interface AuthorizationRequest {
   action: string;
   resource: string;
   context: RequestContext;
-}
-
-export class AccessDeniedError extends DomainError {
-  constructor(principal: Principal, action: string, resource: string, explicit: boolean, because?: string) {
-    super(
-      'ACCESS_DENIED',
-      `${principal.arn} is not authorized to perform ${action} on ${resource}` +
-        (explicit ? ' with an explicit deny in a policy' : because ? `: ${because}` : ''),
-      { action, resource },
-    );
-  }
 }
 
 /**

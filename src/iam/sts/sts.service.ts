@@ -72,7 +72,7 @@ export class StsService {
         ACTION,
         input.roleArn,
         false,
-        'the account root cannot assume roles',
+        { because: 'the account root cannot assume roles' },
       );
     }
     const role = await this.roles.findRole(this.db.manager, target.accountId, target.roleName);
