@@ -35,6 +35,7 @@ import { PolicySimulator } from './iam/policies/policy-simulator';
 import { PolicyService } from './iam/policies/policy.service';
 import { RoleService } from './iam/roles/role.service';
 import { StsService } from './iam/sts/sts.service';
+import { DecisionLog } from './iam/decisions/decision-log';
 import { PipelineService } from './pipelines/pipeline.service';
 import type { Notifications } from './platform/db/notifications';
 import { Db } from './platform/db/unit-of-work';
@@ -57,6 +58,7 @@ export interface Services {
   policies: PolicyService;
   roles: RoleService;
   sts: StsService;
+  decisions: DecisionLog;
   iamNames: IamNames;
   simulator: PolicySimulator;
   authorizer: Authorizer;
@@ -158,8 +160,9 @@ export async function createServices(
     policies,
     roles,
     sts,
+    decisions: new DecisionLog(dataSource),
     iamNames,
-    simulator: new PolicySimulator(db, identities, authorizer, iamNames),
+    simulator: new PolicySimulator(db, identities, roles, authorizer, iamNames),
     authorizer,
     tags,
     pipelines: new PipelineService(db, tags, starter, config.region, undefined, (accountId) => ({

@@ -3,7 +3,7 @@ import { AccessDeniedError } from '../iam/authorizer';
 import { PLATFORM_ACCOUNT_ID, parseArn, SHARED_ACCOUNT } from '../iam/arn';
 import { UnauthenticatedError } from '../iam/identity/identity.errors';
 import type { Principal } from '../iam/identity/principal';
-import type { RequestContext } from '../iam/policy/account-authorizer';
+import type { Evaluation, RequestContext } from '../iam/policy/account-authorizer';
 import { DomainError } from '../platform/errors';
 import type { GraphQLContext } from './context';
 import { PERMISSION_EXTENSION, type PermissionDeclaration, type TagLike } from './permission';
@@ -117,10 +117,33 @@ async function check(
   if (ctx.services.authorizer.bypassed) return;
   const crossingAllowed = platformCrossAccount && principal.accountId === PLATFORM_ACCOUNT_ID;
   if (!crossingAllowed && !inCallersAccount(principal, resource)) {
-    throw new AccessDeniedError(principal, action, resource, false);
+    throw await denial(ctx, principal, action, resource, {
+      decision: 'IMPLICIT_DENY',
+      matchedStatements: [],
+      reason: `${resource} is in another account; a principal acts only inside its own account (${principal.accountId})`,
+    });
   }
   const context = await conditionContext(ctx, principal, resource, requestTags);
-  await ctx.services.authorizer.authorize(principal, { action, resource, context });
+  const evaluation = await ctx.services.authorizer.evaluate(principal, { action, resource, context });
+  if (evaluation.decision !== 'ALLOWED') throw await denial(ctx, principal, action, resource, evaluation);
+}
+
+/**
+ * The ACCESS_DENIED for a refusal, carrying the id under which its explanation is kept for the
+ * administrators of the caller's account (authorizationDecision). The message itself says no
+ * more than IAM's does.
+ */
+async function denial(
+  ctx: GraphQLContext,
+  principal: Principal,
+  action: string,
+  resource: string,
+  outcome: Pick<Evaluation, 'decision' | 'deniedBy' | 'matchedStatements'> & { reason?: string },
+): Promise<AccessDeniedError> {
+  const decisionId = await ctx.services.decisions.record(principal, action, resource, outcome);
+  return new AccessDeniedError(principal, action, resource, outcome.decision === 'EXPLICIT_DENY', {
+    decisionId,
+  });
 }
 
 /**
@@ -177,7 +200,11 @@ export function guardFor(
           declaration.resource(args, env),
         );
         if (declaration.platformOnly && principal.accountId !== PLATFORM_ACCOUNT_ID) {
-          throw new AccessDeniedError(principal, declaration.action, resource, false);
+          throw await denial(ctx, principal, declaration.action, resource, {
+            decision: 'IMPLICIT_DENY',
+            matchedStatements: [],
+            reason: 'only principals of the platform account may call it',
+          });
         }
         await check(
           ctx,

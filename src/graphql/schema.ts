@@ -9,6 +9,7 @@ import { GroupsResolver, UsersResolver } from '../iam/identity/users.resolver';
 import { PoliciesResolver } from '../iam/policies/policies.resolver';
 import { RolesResolver } from '../iam/roles/roles.resolver';
 import { StsResolver } from '../iam/sts/sts.resolver';
+import { SimulationResolver } from '../iam/policies/simulation.resolver';
 import { PipelineResolver } from '../pipelines/pipeline.resolver';
 import { WebhookSecretResolver } from '../pipelines/webhook-secret.resolver';
 import { applyOperationLayer } from './operation-layer';
@@ -20,6 +21,7 @@ export const resolvers = [
   PoliciesResolver,
   RolesResolver,
   StsResolver,
+  SimulationResolver,
   PipelineResolver,
   AuditResolver,
   ExecutionResolver,

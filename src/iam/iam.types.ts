@@ -26,6 +26,19 @@ export enum PolicyDecisionEnum {
 }
 registerEnumType(PolicyDecisionEnum, { name: 'PolicyEvaluationDecision' });
 
+/** The layers of IAM's evaluation, in order (src/iam/policy/account-authorizer.ts). */
+export enum EvaluationLayerEnum {
+  GUARDRAILS = 'guardrails',
+  BOUNDARY = 'boundary',
+  SESSION_POLICY = 'session',
+  IDENTITY = 'identity',
+}
+registerEnumType(EvaluationLayerEnum, {
+  name: 'EvaluationLayer',
+  description:
+    "Where a decision was made: the account's guardrails, the principal's permissions boundary, the session policy, or the identity policies",
+});
+
 @ObjectType('Principal')
 export class PrincipalObject {
   @Field(() => String)
@@ -161,6 +174,12 @@ export class MatchedStatementType {
   @Field(() => String)
   sourcePolicyName: string;
 
+  @Field(() => String, { description: 'The policy ARN; empty for a session policy or a policy given inline' })
+  sourcePolicyArn: string;
+
+  @Field(() => EvaluationLayerEnum, { nullable: true })
+  layer?: EvaluationLayerEnum;
+
   @Field(() => Int)
   statementIndex: number;
 
@@ -185,10 +204,48 @@ export class EvaluationResultType {
   @Field(() => [MatchedStatementType])
   matchedStatements: MatchedStatementType[];
 
+  @Field(() => EvaluationLayerEnum, {
+    nullable: true,
+    description: 'For a denial: the first layer, in evaluation order, that denied',
+  })
+  deniedBy?: EvaluationLayerEnum | null;
+
   @Field(() => String, {
     nullable: true,
     description: 'Why the decision needed no policy, e.g. a resource in another account',
   })
+  reason?: string | null;
+}
+
+@ObjectType('AuthorizationDecision', {
+  description: 'The explanation of one ACCESS_DENIED, looked up by the decisionId its error carried',
+})
+export class AuthorizationDecisionType {
+  @Field(() => ID)
+  decisionId: string;
+
+  @Field(() => GraphQLDateTime)
+  time: Date;
+
+  @Field(() => String)
+  principalArn: string;
+
+  @Field(() => String)
+  actionName: string;
+
+  @Field(() => String)
+  resourceArn: string;
+
+  @Field(() => PolicyDecisionEnum)
+  decision: PolicyDecisionEnum;
+
+  @Field(() => EvaluationLayerEnum, { nullable: true })
+  deniedBy?: EvaluationLayerEnum | null;
+
+  @Field(() => [MatchedStatementType])
+  matchedStatements: MatchedStatementType[];
+
+  @Field(() => String, { nullable: true })
   reason?: string | null;
 }
 

@@ -10,11 +10,11 @@ import {
   EvaluationResultType,
   InlinePolicyType,
   PolicyConnection,
-  type PolicyDecisionEnum,
   PolicyScopeEnum,
   PolicyType,
 } from '../iam.types';
 import type { PolicyView } from './policy.service';
+import { toEvaluationResult } from './simulation.resolver';
 
 export function toPolicy(p: PolicyView): PolicyType {
   return {
@@ -230,7 +230,8 @@ export class PoliciesResolver {
   }
 
   @Query(() => [EvaluationResultType], {
-    description: 'How the policies of a user of the caller’s account decide each action on each resource',
+    description:
+      'How the policies of a user, role, role session or the root of the caller’s account decide each action on each resource, with its guardrails and permissions boundary',
   })
   @Permission.iam<{ policySourceArn: string }>('iam:SimulatePrincipalPolicy', (a) => a.policySourceArn)
   async simulatePrincipalPolicy(
@@ -247,6 +248,6 @@ export class PoliciesResolver {
       resourceArns: resourceArns ?? ['*'],
       context: (contextEntries ?? []).map((e) => ({ key: e.contextKeyName, values: e.contextKeyValues })),
     });
-    return results.map((r) => ({ ...r, decision: r.decision as PolicyDecisionEnum }));
+    return results.map(toEvaluationResult);
   }
 }

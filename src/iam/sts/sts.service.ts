@@ -67,13 +67,9 @@ export class StsService {
       input.policy !== undefined && input.policy !== null ? sessionPolicyText(input.policy) : undefined;
     if (caller.type === 'ROOT') {
       // As STS: root credentials cannot assume roles; a user of the account must.
-      throw new AccessDeniedError(
-        caller,
-        ACTION,
-        input.roleArn,
-        false,
-        { because: 'the account root cannot assume roles' },
-      );
+      throw new AccessDeniedError(caller, ACTION, input.roleArn, false, {
+        because: 'the account root cannot assume roles',
+      });
     }
     const role = await this.roles.findRole(this.db.manager, target.accountId, target.roleName);
     if (role) roleFound(role.accountId);
