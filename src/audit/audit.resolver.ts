@@ -33,6 +33,21 @@ function toAuditEvent({ record }: StoredAuditEvent): AuditEventType {
       principalId: identity.principalId ?? null,
       userName: identity.userName ?? null,
       accessKeyId: identity.accessKeyId ?? null,
+      sessionContext: identity.sessionContext
+        ? {
+            sessionIssuer: identity.sessionContext.sessionIssuer
+              ? {
+                  type: identity.sessionContext.sessionIssuer.type,
+                  principalId: identity.sessionContext.sessionIssuer.principalId ?? null,
+                  arn: identity.sessionContext.sessionIssuer.arn ?? null,
+                  accountId: identity.sessionContext.sessionIssuer.accountId ?? null,
+                  userName: identity.sessionContext.sessionIssuer.userName ?? null,
+                }
+              : null,
+            sourceIdentity: identity.sessionContext.sourceIdentity ?? null,
+            creationDate: identity.sessionContext.attributes?.creationDate ?? null,
+          }
+        : null,
     },
     sourceIpAddress: record.sourceIPAddress,
     userAgent: record.userAgent,

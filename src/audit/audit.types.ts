@@ -2,6 +2,38 @@ import { GraphQLDateTime, GraphQLJSON } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { connectionType } from '../graphql/connection';
 
+@ObjectType('AuditSessionIssuer')
+export class AuditSessionIssuerType {
+  @Field(() => String, { description: 'Role' })
+  type: string;
+
+  @Field(() => String, { nullable: true })
+  principalId: string | null;
+
+  @Field(() => String, { nullable: true })
+  arn: string | null;
+
+  @Field(() => String, { nullable: true })
+  accountId: string | null;
+
+  @Field(() => String, { nullable: true })
+  userName: string | null;
+}
+
+@ObjectType('AuditSessionContext', {
+  description: 'For a role session: the role it acts as, and who started the chain of sessions',
+})
+export class AuditSessionContextType {
+  @Field(() => AuditSessionIssuerType, { nullable: true })
+  sessionIssuer: AuditSessionIssuerType | null;
+
+  @Field(() => String, { nullable: true })
+  sourceIdentity: string | null;
+
+  @Field(() => String, { nullable: true })
+  creationDate: string | null;
+}
+
 @ObjectType('AuditIdentity')
 export class AuditIdentityType {
   @Field(() => String, { description: 'Root, IAMUser, AssumedRole, AWSService or Unknown' })
@@ -21,6 +53,9 @@ export class AuditIdentityType {
 
   @Field(() => String, { nullable: true })
   accessKeyId: string | null;
+
+  @Field(() => AuditSessionContextType, { nullable: true })
+  sessionContext: AuditSessionContextType | null;
 }
 
 @ObjectType('AuditResource')

@@ -374,6 +374,21 @@ describe('the audit trail of role sessions', () => {
         sourceIdentity: ivyArn,
       },
     });
+    // And through the API, as A's administrator reads its trail.
+    const { auditEvents: trail } = await a.root.ok<{
+      auditEvents: { nodes: { userIdentity: { type: string; sessionContext: unknown } }[] };
+    }>(
+      `query($p: String!) { auditEvents(filter: { principalArn: $p, eventName: "ListPipelines" }, first: 1) {
+        nodes { userIdentity { type sessionContext { sessionIssuer { type arn userName } sourceIdentity } } } } }`,
+      { p: `arn:sluice:sts::${a.accountId}:assumed-role/Audited/ivy-audit` },
+    );
+    expect(trail.nodes[0].userIdentity).toEqual({
+      type: 'AssumedRole',
+      sessionContext: {
+        sessionIssuer: { type: 'Role', arn: roleArn, userName: 'Audited' },
+        sourceIdentity: ivyArn,
+      },
+    });
     // A refused attempt on an existing role is in both trails too.
     const stranger = await userWithPolicy(server, b, undefined, 'stranger');
     await stranger.fails(ASSUME, { r: roleArn, s: 'nope' }, 'ACCESS_DENIED');
