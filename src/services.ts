@@ -6,8 +6,8 @@ import { DeclarationCache } from './engine/declaration-cache';
 import { Engine } from './engine/engine';
 import { ExecutionStarter } from './engine/execution-starter';
 import { ExecutionStore } from './engine/execution-store';
-import { PipelineAuthorPermission } from './engine/invoke-permission';
 import { PipelineReconciler } from './engine/pipeline-reconciler';
+import { ServiceRolePermission } from './engine/service-role-permission';
 import { TenantRoots } from './engine/providers/tenant-roots';
 import { loadWebhookServerKey, WebhookSecrets } from './engine/providers/webhook-secrets';
 import { EventFeed } from './events/event-feed';
@@ -121,9 +121,10 @@ export async function createServices(
   const starter = new ExecutionStarter(store);
   const artifacts = new ArtifactStore(path.join(config.dataDir, 'artifacts'));
   const jobs = new JobQueue(dataSource, { leaseSeconds: config.jobLeaseSeconds, maxAttempts: 3 }, store);
-  const invokePermission = new PipelineAuthorPermission(
+  const invokePermission = new ServiceRolePermission(
     authorizer,
     identities,
+    sts,
     config.region,
     (account, resource) => tags.tagMap(account, resource),
   );

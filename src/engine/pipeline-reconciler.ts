@@ -11,7 +11,7 @@ import type { JobData } from '../jobs/job-data';
 import { actionTypeKey } from './engine-signals';
 import type { ExecutionStarter } from './execution-starter';
 import type { ExecutionStore } from './execution-store';
-import type { InvokePermission } from './invoke-permission';
+import type { Actor, InvokePermission } from './invoke-permission';
 import type { ActionRow, ExecutionRow, StageRow } from './execution-rows';
 import { nextActions, retryPlan, type ActionStates } from './model/stage-plan';
 import type { ActionExecutionStatus } from './model/statuses';
@@ -349,6 +349,34 @@ export class PipelineReconciler {
       return;
     }
     const resolved = resolution.resolved;
+    const invokes = sameType(action.actionTypeId, INVOKE_PIPELINE);
+    // An action with a service role (its own or the pipeline's) acts as a session of it, begun
+    // now: one that cannot be had fails the action, whatever its type.
+    let acting: Actor | undefined;
+    if (invokes || action.roleArn || declaration.roleArn) {
+      const found = await this.invokePermission.actingPrincipal(tx, {
+        accountId: e.account_id,
+        pipelineName: e.pipeline_name,
+        pipelineExecutionId: e.id,
+        pipelineRoleArn: declaration.roleArn,
+        actionRoleArn: action.roleArn,
+      });
+      if ('refused' in found) {
+        await this.insertAction(tx, e, stageDecl, action, {
+          ...base,
+          status: 'FAILED',
+          resolved,
+          failure: [
+            'PERMISSION_ERROR',
+            invokes
+              ? `Could not start pipeline ${resolved.PipelineName}: ${found.refused}`
+              : found.refused.charAt(0).toUpperCase() + found.refused.slice(1),
+          ],
+        });
+        return;
+      }
+      acting = found;
+    }
     if (sameType(action.actionTypeId, APPROVAL)) {
       await this.insertAction(tx, e, stageDecl, action, {
         ...base,
@@ -358,8 +386,8 @@ export class PipelineReconciler {
       });
       return;
     }
-    if (sameType(action.actionTypeId, INVOKE_PIPELINE)) {
-      await this.invokePipeline(tx, e, stageDecl, action, base, resolved);
+    if (invokes && acting) {
+      await this.invokePipeline(tx, e, stageDecl, action, base, resolved, acting);
       return;
     }
     // Everything else runs as a job: inputs are the artifacts this execution has by name.
@@ -416,11 +444,12 @@ export class PipelineReconciler {
     action: ActionDeclaration,
     base: { id: string; stageAttempt: number; configuration: Record<string, string>; timeoutMinutes: number },
     resolved: Record<string, string>,
+    acting: Actor,
   ): Promise<void> {
     const decision = await this.invokePermission.mayStart(
       tx,
-      e.account_id,
-      e.pipeline_name,
+      acting,
+      { accountId: e.account_id, pipelineName: e.pipeline_name, pipelineExecutionId: e.id },
       resolved.PipelineName,
     );
     if (!decision.allowed) {
@@ -441,11 +470,12 @@ export class PipelineReconciler {
       const variables = resolved.Variables
         ? (JSON.parse(resolved.Variables) as { name: string; value: unknown }[])
         : [];
+      // In the target's account: another one's only when acting as a role there.
       const execution = await this.starter.start(tx, {
-        accountId: e.account_id,
+        accountId: decision.accountId,
         pipelineName: targetName,
         triggerType: 'START_PIPELINE_EXECUTION',
-        triggerDetail: `arn:pipeline-execution:${e.pipeline_name}/${e.id}`,
+        triggerDetail: decision.triggerDetail,
         variables: variables.map((v) => ({ name: v.name, value: String(v.value) })),
       });
       await this.insertAction(tx, e, stageDecl, action, {

@@ -219,6 +219,24 @@ export function guardFor(
   }
 }
 
+/**
+ * A check beyond the field's declaration, for resources known only once the request is read
+ * (`iam:PassRole` on the roles a pipeline declaration names). The caller's own policies
+ * decide, as IAM decides PassRole: the resource may be in another account (a role an action
+ * assumes there), whose trust policy is asked only when the role is used. An ARN of the
+ * caller's account is spelled as stored, so a Deny on `role/Deployer` holds for
+ * `role/DEPLOYER` too. Rejects with ACCESS_DENIED naming the resource; the operation layer
+ * records that as the call's outcome.
+ */
+export async function authorizeFurther(ctx: GraphQLContext, action: string, resource: string): Promise<void> {
+  const principal = ctx.principal;
+  if (!principal) throw new Error('permission layer did not run for this field');
+  if (ctx.services.authorizer.bypassed) return;
+  const canonical = await ctx.services.iamNames.canonicalArn(principal.accountId, resource);
+  const context = await conditionContext(ctx, principal, canonical, undefined);
+  await ctx.services.authorizer.authorize(principal, { action, resource: canonical, context });
+}
+
 /** What `permissionNow` found: allowed, denied by policy, or no valid session any more. */
 export type PermissionNow = 'allowed' | 'denied' | 'signed-out';
 

@@ -1,9 +1,11 @@
 import { Arg, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { callerOf, itemFilterOf, type GraphQLContext } from '../graphql/context';
 import { Permission } from '../graphql/permission';
+import { authorizeFurther } from '../graphql/permission-layer';
 import { arn } from '../iam/arn';
 import type { Connection } from '../platform/pagination';
 import { declarationFromInput, PipelineDeclarationInput } from './declaration/declaration.inputs';
+import type { RolePassCheck } from './pipeline.service';
 import { PipelineConnection, PipelineType, TagInput, TagType } from './pipeline.types';
 
 type Env = { accountId: string; region: string };
@@ -11,6 +13,16 @@ const byName = (a: { name: string }, env: Env): string => arn.pipeline(env.regio
 const byDeclaration = (a: { pipeline: PipelineDeclarationInput }, env: Env): string =>
   arn.pipeline(env.region, env.accountId, a.pipeline.name);
 const byResource = (a: { resourceArn: string }): string => a.resourceArn;
+
+/**
+ * Naming a role in a declaration lets the pipeline act with it, so the caller must be allowed
+ * to pass each one (`iam:PassRole`, as CodePipeline requires), beyond the field's own action.
+ */
+const passRoles =
+  (ctx: GraphQLContext): RolePassCheck =>
+  async (roleArns) => {
+    for (const roleArn of roleArns) await authorizeFurther(ctx, 'iam:PassRole', roleArn);
+  };
 
 /** Pipeline definitions and their tags. */
 @Resolver(() => PipelineType)
@@ -26,7 +38,12 @@ export class PipelineResolver {
     @Arg('tags', () => [TagInput], { nullable: true }) tags: TagInput[] | undefined,
     @Ctx() ctx: GraphQLContext,
   ): Promise<PipelineType> {
-    return ctx.services.pipelines.create(callerOf(ctx), declarationFromInput(pipeline), tags ?? []);
+    return ctx.services.pipelines.create(
+      callerOf(ctx),
+      declarationFromInput(pipeline),
+      tags ?? [],
+      passRoles(ctx),
+    );
   }
 
   @Query(() => PipelineType, { description: 'The current version, or the given one' })
@@ -47,7 +64,7 @@ export class PipelineResolver {
     @Arg('pipeline', () => PipelineDeclarationInput) pipeline: PipelineDeclarationInput,
     @Ctx() ctx: GraphQLContext,
   ): Promise<PipelineType> {
-    return ctx.services.pipelines.update(callerOf(ctx), declarationFromInput(pipeline));
+    return ctx.services.pipelines.update(callerOf(ctx), declarationFromInput(pipeline), passRoles(ctx));
   }
 
   @Mutation(() => Boolean)

@@ -6,7 +6,7 @@ import { BadInputError, ConflictError, LimitExceededError, NotFoundError } from 
 import { tagProblems, type Tag, type TagService } from '../tags/tag.service';
 import type { ExecutionStarter } from '../engine/execution-starter';
 import type { AllowedRoots } from './declaration/action-types';
-import type { PipelineDeclaration } from './declaration/declaration';
+import { roleArnsOf, type PipelineDeclaration } from './declaration/declaration';
 import {
   defaultPipelineLimits,
   validateDeclaration,
@@ -24,6 +24,14 @@ export interface PipelineView {
   created: Date;
   updated: Date;
 }
+
+/**
+ * Checks that the caller may pass each role a declaration names (`iam:PassRole`), rejecting
+ * with ACCESS_DENIED otherwise. Asked after validation and before anything is written.
+ */
+export type RolePassCheck = (roleArns: string[]) => Promise<void>;
+
+const noRoleCheck: RolePassCheck = () => Promise.resolve();
 
 export interface PipelineServiceLimits extends PipelineLimits {
   pipelinesPerAccount: number;
@@ -46,11 +54,17 @@ export class PipelineService {
     private readonly allowedRoots?: (accountId: string) => AllowedRoots,
   ) {}
 
-  async create(principal: Principal, input: unknown, tags: Tag[]): Promise<PipelineView> {
+  async create(
+    principal: Principal,
+    input: unknown,
+    tags: Tag[],
+    mayPassRoles: RolePassCheck = noRoleCheck,
+  ): Promise<PipelineView> {
     const accountId = principal.accountId;
     const declaration = this.validate(input, accountId);
     const problems = tagProblems(tags, 'tags');
     if (problems.length) throw BadInputError.of('Tags', problems);
+    await mayPassRoles(roleArnsOf(declaration));
     const entity = await this.db.transaction(async (tx) => {
       // Serialises creates per account so the pipelines-per-account limit holds under concurrency.
       await tx.query(`SELECT pg_advisory_xact_lock(hashtext('pipelines:' || $1))`, [accountId]);
@@ -107,9 +121,15 @@ export class PipelineService {
    * Writes a new version. The declaration's `version`, when given, must be the current one:
    * an older one means someone else changed the pipeline since it was read (CONFLICT).
    */
-  async update(principal: Principal, input: unknown): Promise<PipelineView> {
+  async update(
+    principal: Principal,
+    input: unknown,
+    mayPassRoles: RolePassCheck = noRoleCheck,
+  ): Promise<PipelineView> {
     const accountId = principal.accountId;
     const declaration = this.validate(input, accountId);
+    // Every role the new version names, kept or new: as CodePipeline, each update passes them again.
+    await mayPassRoles(roleArnsOf(declaration));
     const entity = await this.db.transaction(async (tx) => {
       const current = await tx
         .getRepository(PipelineEntity)

@@ -16,7 +16,10 @@ import type { GraphQLClient } from '../support/graphql-client';
 import { GitRepo } from '../support/git-repo';
 import { startTestServer, type TestServer } from '../support/test-server';
 
-/** Invoke/Pipeline and Invoke/Webhook act for their own account only, end to end through GraphQL. */
+/**
+ * Invoke/Pipeline and Invoke/Webhook act for their own account only, end to end through GraphQL
+ * (without service roles; with them, test/engine/service-roles.test.ts).
+ */
 
 let server: TestServer;
 let a: TestAccount;
@@ -147,7 +150,7 @@ describe('Invoke/Pipeline', () => {
     });
   });
 
-  it("refuses a target in another account, even for the account's root", async () => {
+  it("refuses a target in another account without a role there, even for the account's root", async () => {
     await b.root.ok(CREATE_PIPELINE, {
       p: withSecondStage('theirs', { actionTypeId: invokeWebhook, configuration: { Url: calleeUrl } }),
     });
@@ -167,7 +170,9 @@ describe('Invoke/Pipeline', () => {
     expect(direct.extensions?.problems).toEqual([
       {
         path: 'stages[1](Next).actions[0](Call).configuration.PipelineName',
-        message: "must be a pipeline of this account: a pipeline cannot start another account's pipeline",
+        message:
+          "must be a pipeline of this account: a pipeline starts another account's pipeline only " +
+          "through a role of that account in the action's roleArn",
       },
     ]);
     await a.root.ok(CREATE_PIPELINE, {
@@ -181,7 +186,10 @@ describe('Invoke/Pipeline', () => {
     expect(run.status).toBe('FAILED');
     expect(await callAction(a.root, 'cross', run.pipelineExecutionId)).toMatchObject({
       failureType: 'PERMISSION_ERROR',
-      summary: `Could not start pipeline ${theirs}: ${theirs} is not a pipeline of this account (${a.accountId}) and region (local)`,
+      summary:
+        `Could not start pipeline ${theirs}: arn:sluice:iam::${a.accountId}:root, who last changed pipeline cross, ` +
+        `acts in account ${a.accountId} only: a pipeline of account ${b.accountId} can be started through a role ` +
+        `of that account in the action's roleArn`,
     });
     expect(await executions(b.root, 'theirs')).toHaveLength(1);
   });

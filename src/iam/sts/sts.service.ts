@@ -62,10 +62,34 @@ export class StsService {
     requestContext: RequestContext,
     roleFound: (accountId: string) => void = () => undefined,
   ): Promise<AssumedRole> {
+    const principal = await this.startSession(caller, input, requestContext, roleFound);
+    return {
+      principal,
+      token: this.tokens.issue(principal, input.durationSeconds ?? DEFAULT_DURATION_SECONDS),
+    };
+  }
+
+  /**
+   * The decision of assumeRole and the session principal it yields, without a token: for
+   * callers inside this process (the engine acting with a pipeline's service role), whose
+   * session never leaves it. Throws exactly as assumeRole does.
+   *
+   * `options.rootActsAsAccount`: STS refuses the account root because root credentials are
+   * not to be handed around; the engine, acting for a pipeline its account root last changed,
+   * hands nothing out, so there the root counts as the account itself (a trust policy naming
+   * the account admits it, within the account's guardrails).
+   */
+  async startSession(
+    caller: Principal,
+    input: AssumeRoleInput,
+    requestContext: RequestContext,
+    roleFound: (accountId: string) => void = () => undefined,
+    options: { rootActsAsAccount?: boolean } = {},
+  ): Promise<Omit<Principal, 'sessionId'>> {
     const target = validate(input);
     const sessionPolicy =
       input.policy !== undefined && input.policy !== null ? sessionPolicyText(input.policy) : undefined;
-    if (caller.type === 'ROOT') {
+    if (caller.type === 'ROOT' && !options.rootActsAsAccount) {
       // As STS: root credentials cannot assume roles; a user of the account must.
       throw new AccessDeniedError(caller, ACTION, input.roleArn, false, {
         because: 'the account root cannot assume roles',
@@ -113,7 +137,7 @@ export class StsService {
       );
     }
 
-    const principal: Omit<Principal, 'sessionId'> = {
+    return {
       type: 'ASSUMED_ROLE',
       arn: `arn:sluice:sts::${role.accountId}:assumed-role/${role.name}/${input.roleSessionName}`,
       accountId: role.accountId,
@@ -130,7 +154,6 @@ export class StsService {
         createdAt: new Date().toISOString(),
       },
     };
-    return { principal, token: this.tokens.issue(principal, duration) };
   }
 }
 

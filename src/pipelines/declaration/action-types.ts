@@ -45,6 +45,8 @@ export interface ConfigurationContext {
   allowedRoots?: AllowedRoots;
   /** The account the declaration belongs to, when known. */
   accountId?: string;
+  /** The account of the action's own roleArn, when it has one: where the action may act. */
+  roleAccountId?: string;
 }
 
 /** Absolute folders (already for one account): Deploy/Directory targets, local Git repositories. */
@@ -413,10 +415,14 @@ export const builtInActionTypes: readonly ActionTypeDefinition[] = [
   {
     id: { category: 'Invoke', owner: 'Sluice', provider: 'Pipeline', version: '1' },
     configurationProperties: [
-      property('PipelineName', 'The pipeline (same account) to start: its name or ARN.', {
-        required: true,
-        key: true,
-      }),
+      property(
+        'PipelineName',
+        "The pipeline to start: its name or ARN (another account's through a role there in roleArn).",
+        {
+          required: true,
+          key: true,
+        },
+      ),
       property('Variables', 'A JSON array of {"name", "value"} overriding its pipeline variables.'),
     ],
     inputArtifacts: { minimumCount: 0, maximumCount: 0 },
@@ -428,8 +434,16 @@ export const builtInActionTypes: readonly ActionTypeDefinition[] = [
       ...staticValue(context, 'PipelineName', (value) => {
         const arnParts = /^arn:sluice:codepipeline:[^:]*:(\d{12}):([^:/]+)$/.exec(value);
         if (arnParts) {
-          if (context.accountId !== undefined && arnParts[1] !== context.accountId) {
-            return "must be a pipeline of this account: a pipeline cannot start another account's pipeline";
+          const account = arnParts[1];
+          if (
+            context.accountId !== undefined &&
+            account !== context.accountId &&
+            account !== context.roleAccountId
+          ) {
+            return (
+              "must be a pipeline of this account: a pipeline starts another account's pipeline only " +
+              "through a role of that account in the action's roleArn"
+            );
           }
           return pipelineNamePattern.test(arnParts[2]) ? undefined : 'is not a valid pipeline ARN';
         }

@@ -163,3 +163,15 @@ export interface PipelineDeclaration {
 export function formatActionTypeId(id: ActionTypeId): string {
   return `${id.category}/${id.owner}/${id.provider}/${id.version}`;
 }
+
+/**
+ * The roles a declaration names (the pipeline's, then its actions'), each once as written:
+ * what creating or updating it passes to the service (`iam:PassRole`).
+ */
+export function roleArnsOf(declaration: PipelineDeclaration): string[] {
+  const named = [
+    declaration.roleArn,
+    ...declaration.stages.flatMap((s) => s.actions.map((a) => a.roleArn)),
+  ].filter((r): r is string => typeof r === 'string');
+  return [...new Set(named)];
+}

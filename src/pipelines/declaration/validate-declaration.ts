@@ -83,7 +83,10 @@ export interface ValidateDeclarationOptions {
   limits: PipelineLimits;
   /** The account's custom action types (owner `Custom`). */
   customActionTypes?: readonly ActionTypeDefinition[];
-  /** When given, role ARNs must belong to this account. */
+  /**
+   * The account the declaration belongs to, when known: the pipeline's roleArn must be a role
+   * of it (an action's may be of any account, as CodePipeline's cross-account actions).
+   */
   accountId?: string;
   /** When given, local paths of Deploy/Directory and Source/Git must lie under these. */
   allowedRoots?: AllowedRoots;
@@ -366,7 +369,7 @@ class DeclarationChecker {
       pipelineNamePattern,
       'must be 1–100 characters of letters, digits and . @ - _',
     );
-    const roleArn = this.roleArn(top, 'roleArn');
+    const roleArn = this.roleArn(top, 'roleArn', true);
     const artifactStore = this.artifactStore(top);
     const stages = this.stages(top);
     const version = top.integer('version', 1, Number.MAX_SAFE_INTEGER, 'must be a positive integer');
@@ -401,7 +404,7 @@ class DeclarationChecker {
 
   // --- pipeline-level fields ---------------------------------------------------------------
 
-  private roleArn(reader: Reader, key: string): string | undefined {
+  private roleArn(reader: Reader, key: string, ofThisAccount: boolean): string | undefined {
     const value = reader.string(key);
     if (value === undefined) return undefined;
     const match = roleArnPattern.exec(value);
@@ -409,7 +412,7 @@ class DeclarationChecker {
       this.report.add(reader.at(key), 'must be a role ARN, arn:sluice:iam::<account>:role/<name>');
       return undefined;
     }
-    if (this.options.accountId !== undefined && match[1] !== this.options.accountId) {
+    if (ofThisAccount && this.options.accountId !== undefined && match[1] !== this.options.accountId) {
       this.report.add(reader.at(key), `must be a role of account ${this.options.accountId}`);
       return undefined;
     }
@@ -581,7 +584,8 @@ class DeclarationChecker {
     if (reader.has('region')) {
       this.report.add(reader.at('region'), 'cross-region actions are not supported: leave region out');
     }
-    const roleArn = this.roleArn(reader, 'roleArn');
+    // Any account's: an action acting in another account does so through a role there.
+    const roleArn = this.roleArn(reader, 'roleArn', false);
 
     const declaration: ActionDeclaration = {
       name: name ?? '',
@@ -783,6 +787,7 @@ class DeclarationChecker {
         inputArtifactNames: info.declaration.inputArtifacts.map((a) => a.name),
         allowedRoots: this.options.allowedRoots,
         accountId: this.options.accountId,
+        roleAccountId: info.declaration.roleArn?.split(':')[4],
       }) ?? [];
     for (const issue of issues) {
       this.report.add(issue.key === undefined ? configPath : field(configPath, issue.key), issue.message);

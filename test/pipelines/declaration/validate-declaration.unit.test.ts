@@ -91,6 +91,21 @@ describe('validateDeclaration on the fixtures', () => {
     );
   });
 
+  it("accepts an action's roleArn of another account, and an Invoke/Pipeline of that account", () => {
+    const fixture = loadFixture('minimal');
+    fixture.stages[1].actions.push(
+      buildAction('Release', {
+        actionTypeId: { category: 'Invoke', owner: 'Sluice', provider: 'Pipeline', version: '1' },
+        configuration: { PipelineName: 'arn:sluice:codepipeline:local:999999999999:theirs' },
+        inputArtifacts: [],
+        outputArtifacts: [],
+        roleArn: 'arn:sluice:iam::999999999999:role/starter',
+      }),
+    );
+    const normalized = validateDeclaration(fixture, options({ accountId: '123456789012' }));
+    expect(normalized.stages[1].actions[1].roleArn).toBe('arn:sluice:iam::999999999999:role/starter');
+  });
+
   it('accepts an account’s custom action types', () => {
     const fixture = loadFixture('minimal');
     fixture.stages[1].actions.push(
@@ -770,10 +785,31 @@ const ruleCases: RuleCase[] = [
     problems: [['roleArn', 'must be a role ARN, arn:sluice:iam::<account>:role/<name>']],
   },
   {
-    rule: 'roleArn of another account',
+    // The pipeline's own role only: an action's may be of any account (see the test above).
+    rule: 'pipeline roleArn of another account',
     options: { accountId: '123456789012' },
-    change: (d) => (stage(d, 1).actions[0].roleArn = 'arn:sluice:iam::999999999999:role/builder'),
-    problems: [[`${build}.roleArn`, 'must be a role of account 123456789012']],
+    change: (d) => (d.roleArn = 'arn:sluice:iam::999999999999:role/pipeline'),
+    problems: [['roleArn', 'must be a role of account 123456789012']],
+  },
+  {
+    rule: 'Invoke/Pipeline of another account without a role there',
+    options: { accountId: '123456789012' },
+    change: (d) =>
+      stage(d, 1).actions.push(
+        buildAction('Next', {
+          actionTypeId: { category: 'Invoke', owner: 'Sluice', provider: 'Pipeline', version: '1' },
+          configuration: { PipelineName: 'arn:sluice:codepipeline:local:999999999999:theirs' },
+          inputArtifacts: [],
+          outputArtifacts: [],
+          roleArn: 'arn:sluice:iam::888888888888:role/starter',
+        }),
+      ),
+    problems: [
+      [
+        'stages[1](Build).actions[1](Next).configuration.PipelineName',
+        "must be a pipeline of this account: a pipeline starts another account's pipeline only through a role of that account in the action's roleArn",
+      ],
+    ],
   },
   {
     rule: 'no cross-region actions',
