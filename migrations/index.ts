@@ -7,6 +7,7 @@ import { InlinePolicyNames1764800000000 } from './1764800000000-inline-policy-na
 import { EventsOutbox1764900000000 } from './1764900000000-events-outbox';
 import { ActionArtifacts1765000000000 } from './1765000000000-action-artifacts';
 import { Roles1765200000000 } from './1765200000000-roles';
+import { BoundariesGuardrails1765300000000 } from './1765300000000-boundaries-guardrails';
 import { AuthorizationDecisions1765400000000 } from './1765400000000-authorization-decisions';
 
 /** Listed explicitly: TypeORM's glob loader cannot load .ts under vitest (STACK.md gotcha 3). */
@@ -20,5 +21,6 @@ export const migrations = [
   EventsOutbox1764900000000,
   ActionArtifacts1765000000000,
   Roles1765200000000,
+  BoundariesGuardrails1765300000000,
   AuthorizationDecisions1765400000000,
 ];

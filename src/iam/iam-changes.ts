@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { PLATFORM_ACCOUNT_ID } from './arn';
 import { notifyOnCommit, type Notifications } from '../platform/db/notifications';
 import type { Db } from '../platform/db/unit-of-work';
 
@@ -46,8 +47,11 @@ export class IamChanges {
     });
   }
 
-  private emit(accountId: string | undefined): void {
+  private emit(changed: string | undefined): void {
     this.changes += 1;
+    // The platform account's policies may be any account's guardrails: a change there may
+    // change what every account may do.
+    const accountId = changed === PLATFORM_ACCOUNT_ID ? undefined : changed;
     for (const listener of this.listeners) listener(accountId);
   }
 }

@@ -330,6 +330,20 @@ export class IdentityService {
     };
   }
 
+  /** Sets (or, with null, removes) a user's permissions boundary, in the caller's transaction. */
+  async setPermissionsBoundary(
+    tx: EntityManager,
+    accountId: string,
+    userName: string,
+    boundaryArn: string | null,
+  ): Promise<UserEntity> {
+    const user = await this.requireUser(tx, accountId, userName);
+    await tx
+      .getRepository(UserEntity)
+      .update({ accountId, id: user.id }, { permissionsBoundaryArn: boundaryArn });
+    return { ...user, permissionsBoundaryArn: boundaryArn };
+  }
+
   async requireUser(tx: EntityManager, accountId: string, userName: string): Promise<UserEntity> {
     const user = await this.findUser(tx, accountId, userName);
     if (!user) throw new NotFoundError(`User ${userName} does not exist in account ${accountId}`);

@@ -16,6 +16,10 @@ export class UserEntity {
   @Column('text', { name: 'password_hash', nullable: true })
   passwordHash: string | null;
 
+  /** The permissions boundary: the canonical ARN of the policy that caps its permissions. */
+  @Column('text', { name: 'permissions_boundary_arn', nullable: true })
+  permissionsBoundaryArn: string | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 }

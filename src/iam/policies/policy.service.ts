@@ -313,7 +313,7 @@ export class PolicyService {
   }
 
   /** A managed policy's ARN as given; a customer policy's canonical ARN; NOT_FOUND otherwise. */
-  private async canonicalPolicyArn(tx: EntityManager, accountId: string, policyArn: string): Promise<string> {
+  async canonicalPolicyArn(tx: EntityManager, accountId: string, policyArn: string): Promise<string> {
     if (getManagedPolicy(policyArn)) return policyArn;
     const policy = await this.requireCustomerPolicy(tx, accountId, policyArn);
     return arn.policy(accountId, policy.name);

@@ -20,6 +20,10 @@ export class RoleEntity {
   @Column('integer', { name: 'max_session_duration' })
   maxSessionDuration: number;
 
+  /** The permissions boundary: the canonical ARN of the policy that caps its permissions. */
+  @Column('text', { name: 'permissions_boundary_arn', nullable: true })
+  permissionsBoundaryArn: string | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 }

@@ -90,6 +90,20 @@ export class RoleService {
       .getOne();
   }
 
+  /** Sets (or, with null, removes) a role's permissions boundary, in the caller's transaction. */
+  async setPermissionsBoundary(
+    tx: EntityManager,
+    accountId: string,
+    roleName: string,
+    boundaryArn: string | null,
+  ): Promise<RoleEntity> {
+    const role = await this.requireRole(tx, accountId, roleName);
+    await tx
+      .getRepository(RoleEntity)
+      .update({ accountId, id: role.id }, { permissionsBoundaryArn: boundaryArn });
+    return { ...role, permissionsBoundaryArn: boundaryArn };
+  }
+
   async requireRole(tx: EntityManager, accountId: string, roleName: string): Promise<RoleEntity> {
     const role = await this.findRole(tx, accountId, roleName);
     if (!role) throw new NotFoundError(`Role ${roleName} does not exist in account ${accountId}`);
