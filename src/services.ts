@@ -35,6 +35,8 @@ import { PolicySimulator } from './iam/policies/policy-simulator';
 import { PolicyService } from './iam/policies/policy.service';
 import { RoleService } from './iam/roles/role.service';
 import { StsService } from './iam/sts/sts.service';
+import { PermissionsBoundaries } from './iam/boundaries/permissions-boundaries';
+import { AccountGuardrails } from './iam/guardrails/account-guardrails';
 import { DecisionLog } from './iam/decisions/decision-log';
 import { PipelineService } from './pipelines/pipeline.service';
 import type { Notifications } from './platform/db/notifications';
@@ -58,6 +60,8 @@ export interface Services {
   policies: PolicyService;
   roles: RoleService;
   sts: StsService;
+  boundaries: PermissionsBoundaries;
+  guardrails: AccountGuardrails;
   decisions: DecisionLog;
   iamNames: IamNames;
   simulator: PolicySimulator;
@@ -161,6 +165,8 @@ export async function createServices(
     policies,
     roles,
     sts,
+    boundaries: new PermissionsBoundaries(db, changes, identities, roles, policies),
+    guardrails: new AccountGuardrails(db, changes, policies),
     decisions: new DecisionLog(dataSource),
     iamNames,
     simulator: new PolicySimulator(db, identities, roles, authorizer, iamNames),

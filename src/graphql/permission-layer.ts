@@ -6,7 +6,12 @@ import type { Principal } from '../iam/identity/principal';
 import type { Evaluation, RequestContext } from '../iam/policy/account-authorizer';
 import { DomainError } from '../platform/errors';
 import type { GraphQLContext } from './context';
-import { PERMISSION_EXTENSION, type PermissionDeclaration, type TagLike } from './permission';
+import {
+  PERMISSION_EXTENSION,
+  type BoundaryKey,
+  type PermissionDeclaration,
+  type TagLike,
+} from './permission';
 
 export function permissionOf(field: {
   extensions?: Record<string, unknown> | null;
@@ -113,6 +118,7 @@ async function check(
   resource: string,
   requestTags?: TagLike[] | null,
   platformCrossAccount = false,
+  extraContext: RequestContext = {},
 ): Promise<void> {
   if (ctx.services.authorizer.bypassed) return;
   const crossingAllowed = platformCrossAccount && principal.accountId === PLATFORM_ACCOUNT_ID;
@@ -123,9 +129,24 @@ async function check(
       reason: `${resource} is in another account; a principal acts only inside its own account (${principal.accountId})`,
     });
   }
-  const context = await conditionContext(ctx, principal, resource, requestTags);
+  const context = { ...(await conditionContext(ctx, principal, resource, requestTags)), ...extraContext };
   const evaluation = await ctx.services.authorizer.evaluate(principal, { action, resource, context });
   if (evaluation.decision !== 'ALLOWED') throw await denial(ctx, principal, action, resource, evaluation);
+}
+
+/** `iam:PermissionsBoundary` as the declaration says where it comes from (absent when none). */
+async function boundaryContext(
+  ctx: GraphQLContext,
+  principal: Principal,
+  key: BoundaryKey | undefined,
+  args: Record<string, unknown>,
+): Promise<RequestContext> {
+  if (!key) return {};
+  const boundary =
+    'arg' in key
+      ? args[key.arg]
+      : await ctx.services.boundaries.boundaryOf(principal.accountId, key.holder, key.name(args));
+  return typeof boundary === 'string' ? { 'iam:permissionsboundary': boundary } : {};
 }
 
 /**
@@ -213,6 +234,7 @@ export function guardFor(
           resource,
           declaration.requestTags?.(args),
           declaration.platformCrossAccount,
+          await boundaryContext(ctx, principal, declaration.permissionsBoundary, args),
         );
         return resource === '*' ? [] : [resource];
       };

@@ -34,6 +34,12 @@ export type PermissionDeclaration =
       platformOnly?: boolean;
       /** Principals of the platform account may name resources of any account (audit lookups). */
       platformCrossAccount?: boolean;
+      /**
+       * `iam:PermissionsBoundary` for the request: the boundary the call sets (`arg`, the name
+       * of the argument holding it), or the one its target user or role already has (`holder`),
+       * so an administrator can delegate IAM work only for users and roles that keep a boundary.
+       */
+      permissionsBoundary?: BoundaryKey;
     }
   /** A list: each item is checked for `action` on its own ARN; items the caller may not read are left out. */
   | { kind: 'list'; action: string }
@@ -43,6 +49,8 @@ export type PermissionDeclaration =
    * as IAM decides resource-based policies. The layer only requires a valid session.
    */
   | { kind: 'resourcePolicy'; action: string; resource: (args: Args, env: ResourceEnv) => string };
+
+export type BoundaryKey = { arg: string } | { holder: 'user' | 'role'; name: (args: Args) => string };
 
 export const PERMISSION_EXTENSION = 'permission';
 
@@ -60,6 +68,7 @@ export const Permission = {
       requestTags?: (args: A) => TagLike[] | null | undefined;
       platformOnly?: boolean;
       platformCrossAccount?: boolean;
+      permissionsBoundary?: BoundaryKey;
     } = {},
   ) =>
     declare({
@@ -69,6 +78,7 @@ export const Permission = {
       requestTags: options.requestTags as ((args: Args) => TagLike[] | null | undefined) | undefined,
       platformOnly: options.platformOnly,
       platformCrossAccount: options.platformCrossAccount,
+      permissionsBoundary: options.permissionsBoundary,
     }),
   list: (action: string) => declare({ kind: 'list', action }),
   resourcePolicy: <A extends object = Args>(

@@ -9,6 +9,8 @@ import { GroupsResolver, UsersResolver } from '../iam/identity/users.resolver';
 import { PoliciesResolver } from '../iam/policies/policies.resolver';
 import { RolesResolver } from '../iam/roles/roles.resolver';
 import { StsResolver } from '../iam/sts/sts.resolver';
+import { BoundariesResolver } from '../iam/boundaries/boundaries.resolver';
+import { GuardrailsResolver } from '../iam/guardrails/guardrails.resolver';
 import { SimulationResolver } from '../iam/policies/simulation.resolver';
 import { PipelineResolver } from '../pipelines/pipeline.resolver';
 import { WebhookSecretResolver } from '../pipelines/webhook-secret.resolver';
@@ -21,6 +23,8 @@ export const resolvers = [
   PoliciesResolver,
   RolesResolver,
   StsResolver,
+  BoundariesResolver,
+  GuardrailsResolver,
   SimulationResolver,
   PipelineResolver,
   AuditResolver,

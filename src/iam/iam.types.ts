@@ -110,6 +110,12 @@ export class UserType {
   @Field(() => Boolean, { description: 'Whether the user can sign in with a password' })
   hasPassword: boolean;
 
+  @Field(() => String, {
+    nullable: true,
+    description: 'The ARN of the policy that caps what the user may do (its permissions boundary)',
+  })
+  permissionsBoundary?: string | null;
+
   /** Used by field resolvers; not exposed. */
   accountId: string;
 }

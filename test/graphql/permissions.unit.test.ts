@@ -55,7 +55,12 @@ describe('permission declarations', () => {
               `${declaration.action} on ${resource}` +
               (declaration.requestTags ? ' with request tags' : '') +
               (declaration.platformOnly ? ' (platform account only)' : '') +
-              (declaration.platformCrossAccount ? ' (platform account: any account)' : '');
+              (declaration.platformCrossAccount ? ' (platform account: any account)' : '') +
+              (declaration.permissionsBoundary
+                ? 'arg' in declaration.permissionsBoundary
+                  ? ` with iam:PermissionsBoundary from ${declaration.permissionsBoundary.arg}`
+                  : ` with iam:PermissionsBoundary of the ${declaration.permissionsBoundary.holder}`
+                : '');
           }
         }
       }

@@ -53,9 +53,15 @@ export class PermissionsBoundaries {
   }
 
   /** Sets the boundary (unknown policy: NOT_FOUND), or with `null` removes it. */
-  async set(accountId: string, holder: BoundaryHolder, name: string, boundaryArn: string | null): Promise<void> {
+  async set(
+    accountId: string,
+    holder: BoundaryHolder,
+    name: string,
+    boundaryArn: string | null,
+  ): Promise<void> {
     await this.changes.write(accountId, async (tx) => {
-      const canonical = boundaryArn === null ? null : await this.policies.canonicalPolicyArn(tx, accountId, boundaryArn);
+      const canonical =
+        boundaryArn === null ? null : await this.policies.canonicalPolicyArn(tx, accountId, boundaryArn);
       if (holder === 'user') await this.identities.setPermissionsBoundary(tx, accountId, name, canonical);
       else await this.roles.setPermissionsBoundary(tx, accountId, name, canonical);
     });

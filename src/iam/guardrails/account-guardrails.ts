@@ -31,11 +31,19 @@ export class AccountGuardrails {
       const attached = await this.attachedArns(tx, accountId);
       if (attached.includes(canonical)) return;
       if (attached.length >= MAX_GUARDRAILS) {
-        throw new ConflictError(`Account ${accountId} already has ${MAX_GUARDRAILS} guardrails, the most allowed`);
+        throw new ConflictError(
+          `Account ${accountId} already has ${MAX_GUARDRAILS} guardrails, the most allowed`,
+        );
       }
-      const rows = attached.length === 0 && canonical !== GUARDRAIL_FULL_ACCESS ? [GUARDRAIL_FULL_ACCESS, canonical] : [canonical];
+      const rows =
+        attached.length === 0 && canonical !== GUARDRAIL_FULL_ACCESS
+          ? [GUARDRAIL_FULL_ACCESS, canonical]
+          : [canonical];
       for (const arn of rows) {
-        await tx.query('INSERT INTO account_guardrails (account_id, policy_arn) VALUES ($1, $2)', [accountId, arn]);
+        await tx.query('INSERT INTO account_guardrails (account_id, policy_arn) VALUES ($1, $2)', [
+          accountId,
+          arn,
+        ]);
       }
     });
   }
@@ -46,13 +54,17 @@ export class AccountGuardrails {
       const attached = await this.attachedArns(tx, accountId);
       const effective = attached.length ? attached : [GUARDRAIL_FULL_ACCESS];
       const canonical = effective.find((arn) => arn.toLowerCase() === policyArn.toLowerCase());
-      if (!canonical) throw new NotFoundError(`Guardrail ${policyArn} is not attached to account ${accountId}`);
+      if (!canonical)
+        throw new NotFoundError(`Guardrail ${policyArn} is not attached to account ${accountId}`);
       if (effective.length === 1) {
         throw new ConflictError(
           `${canonical} is the last guardrail of account ${accountId}; attach another first (GuardrailFullAccess caps nothing)`,
         );
       }
-      await tx.query('DELETE FROM account_guardrails WHERE account_id = $1 AND policy_arn = $2', [accountId, canonical]);
+      await tx.query('DELETE FROM account_guardrails WHERE account_id = $1 AND policy_arn = $2', [
+        accountId,
+        canonical,
+      ]);
     });
   }
 
@@ -60,7 +72,9 @@ export class AccountGuardrails {
     await this.requireTenant(this.db.manager, accountId);
     const attached = await this.attachedArns(this.db.manager, accountId);
     return Promise.all(
-      (attached.length ? attached : [GUARDRAIL_FULL_ACCESS]).map((arn) => this.policies.getPolicy(PLATFORM_ACCOUNT_ID, arn)),
+      (attached.length ? attached : [GUARDRAIL_FULL_ACCESS]).map((arn) =>
+        this.policies.getPolicy(PLATFORM_ACCOUNT_ID, arn),
+      ),
     );
   }
 
@@ -75,7 +89,10 @@ export class AccountGuardrails {
   private async requireTenant(tx: EntityManager, accountId: string): Promise<void> {
     if (accountId === PLATFORM_ACCOUNT_ID) {
       throw BadInputError.of('Guardrail', [
-        { path: 'accountId', message: 'guardrails never cap the platform account, as SCPs never cap the management account' },
+        {
+          path: 'accountId',
+          message: 'guardrails never cap the platform account, as SCPs never cap the management account',
+        },
       ]);
     }
     const rows: unknown[] = await tx.query('SELECT 1 FROM accounts WHERE id = $1', [accountId]);

@@ -15,6 +15,7 @@ export function toUser(u: UserEntity): UserType {
     arn: arn.user(u.accountId, u.name),
     createDate: u.createdAt,
     hasPassword: u.passwordHash !== null,
+    permissionsBoundary: u.permissionsBoundaryArn,
     accountId: u.accountId,
   };
 }
@@ -33,14 +34,24 @@ export function toGroup(g: GroupEntity): GroupType {
 @Resolver(() => UserType)
 export class UsersResolver {
   @Mutation(() => UserType)
-  @Permission.iam('iam:CreateUser', userArn)
+  @Permission.iam('iam:CreateUser', userArn, { permissionsBoundary: { arg: 'permissionsBoundary' } })
   async createUser(
     @Arg('userName', () => String) userName: string,
     @Arg('password', () => String, { nullable: true }) password: string | undefined,
+    @Arg('permissionsBoundary', () => String, {
+      nullable: true,
+      description: 'A policy ARN that caps what the user may do, whatever its policies grant',
+    })
+    permissionsBoundary: string | undefined,
     @Ctx() ctx: GraphQLContext,
   ): Promise<UserType> {
     return toUser(
-      await ctx.services.identities.createUser(callerOf(ctx).accountId, userName, password ?? undefined),
+      await ctx.services.boundaries.createUser(
+        callerOf(ctx).accountId,
+        userName,
+        password ?? undefined,
+        permissionsBoundary ?? undefined,
+      ),
     );
   }
 

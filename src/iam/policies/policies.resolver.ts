@@ -28,6 +28,9 @@ export function toPolicy(p: PolicyView): PolicyType {
   };
 }
 
+/** Changing a user's policies is decided with its boundary as `iam:PermissionsBoundary`. */
+const userBoundary = { holder: 'user' as const, name: (a: Record<string, unknown>) => String(a.userName) };
+
 /** Policies, attachments, inline policies and the policy simulator. */
 @Resolver()
 export class PoliciesResolver {
@@ -96,7 +99,7 @@ export class PoliciesResolver {
   }
 
   @Mutation(() => Boolean)
-  @Permission.iam('iam:AttachUserPolicy', userArn)
+  @Permission.iam('iam:AttachUserPolicy', userArn, { permissionsBoundary: userBoundary })
   async attachUserPolicy(
     @Arg('userName', () => String) userName: string,
     @Arg('policyArn', () => String) policyArn: string,
@@ -107,7 +110,7 @@ export class PoliciesResolver {
   }
 
   @Mutation(() => Boolean)
-  @Permission.iam('iam:DetachUserPolicy', userArn)
+  @Permission.iam('iam:DetachUserPolicy', userArn, { permissionsBoundary: userBoundary })
   async detachUserPolicy(
     @Arg('userName', () => String) userName: string,
     @Arg('policyArn', () => String) policyArn: string,
@@ -162,7 +165,7 @@ export class PoliciesResolver {
   }
 
   @Mutation(() => Boolean, { description: 'Creates or replaces an inline policy of the user' })
-  @Permission.iam('iam:PutUserPolicy', userArn)
+  @Permission.iam('iam:PutUserPolicy', userArn, { permissionsBoundary: userBoundary })
   async putUserPolicy(
     @Arg('userName', () => String) userName: string,
     @Arg('policyName', () => String) policyName: string,
@@ -180,7 +183,7 @@ export class PoliciesResolver {
   }
 
   @Mutation(() => Boolean)
-  @Permission.iam('iam:DeleteUserPolicy', userArn)
+  @Permission.iam('iam:DeleteUserPolicy', userArn, { permissionsBoundary: userBoundary })
   async deleteUserPolicy(
     @Arg('userName', () => String) userName: string,
     @Arg('policyName', () => String) policyName: string,

@@ -1,6 +1,6 @@
 import { type EntityManager } from 'typeorm';
 import { BadInputError, ConflictError, LimitExceededError, NotFoundError } from '../../platform/errors';
-import { arn, parseArn } from '../arn';
+import { arn, parseArn, PLATFORM_ACCOUNT_ID } from '../arn';
 import type { IamChanges } from '../iam-changes';
 import { GroupMemberEntity } from '../identity/group.entity';
 import { validateName, type IdentityService } from '../identity/identity.service';
@@ -96,6 +96,18 @@ export class PolicyService {
       if (attached) {
         throw new ConflictError(
           `Policy ${policy.name} is attached to ${attached} user(s) or group(s); detach it first`,
+        );
+      }
+      const canonical = arn.policy(accountId, policy.name);
+      const [{ boundaries, guardrails }]: { boundaries: number; guardrails: number }[] = await tx.query(
+        `SELECT (SELECT count(*) FROM users WHERE account_id = $1 AND permissions_boundary_arn = $2)
+              + (SELECT count(*) FROM roles WHERE account_id = $1 AND permissions_boundary_arn = $2) AS boundaries,
+                (SELECT count(*) FROM account_guardrails WHERE policy_arn = $2) AS guardrails`,
+        [accountId, canonical],
+      );
+      if (Number(boundaries) || Number(guardrails)) {
+        throw new ConflictError(
+          `Policy ${policy.name} is the permissions boundary of ${Number(boundaries)} user(s) or role(s) and a guardrail of ${Number(guardrails)} account(s); remove those first`,
         );
       }
       await tx.getRepository(PolicyEntity).delete({ accountId, id: policy.id });
@@ -278,7 +290,56 @@ export class PolicyService {
         policies.push({ id, arn: id, name: p.name, document: parsePolicyDocument(p.document) });
         bindings.push({ member: `${p.principalType}:${p.principalId}`, of: id });
       }
-      return { accountId, policies, bindings };
+      // Permissions boundaries: bound to the policy's own source (added if nothing attaches it).
+      // A boundary naming a policy that is gone binds to nothing, and so allows nothing.
+      const bounded: { kind: string; id: string; arn: string }[] = await tx.query(
+        `SELECT 'user' AS kind, id, permissions_boundary_arn AS arn FROM users
+          WHERE account_id = $1 AND permissions_boundary_arn IS NOT NULL
+         UNION ALL
+         SELECT 'role', id, permissions_boundary_arn FROM roles
+          WHERE account_id = $1 AND permissions_boundary_arn IS NOT NULL`,
+        [accountId],
+      );
+      const boundaries: Binding[] = [];
+      for (const b of bounded) {
+        boundaries.push({ member: `${b.kind}:${b.id}`, of: b.arn });
+        if (used.has(b.arn)) continue;
+        used.add(b.arn);
+        const managed = getManagedPolicy(b.arn);
+        const own = customerByArn.get(b.arn);
+        if (managed) policies.push(managedPolicySource(managed));
+        else if (own)
+          policies.push({
+            id: b.arn,
+            arn: b.arn,
+            name: own.name,
+            document: parsePolicyDocument(own.document),
+          });
+      }
+      // Guardrails: policies of the platform account (or managed ones), under ids of their own.
+      const guardrailRows: { policy_arn: string; document: unknown; name: string | null }[] = await tx.query(
+        `SELECT g.policy_arn, p.document, p.name FROM account_guardrails g
+           LEFT JOIN policies p ON p.account_id = $2 AND $3 || p.name = g.policy_arn
+          WHERE g.account_id = $1`,
+        [accountId, PLATFORM_ACCOUNT_ID, arn.policy(PLATFORM_ACCOUNT_ID, '')],
+      );
+      let guardrails: string[] | undefined;
+      if (guardrailRows.length) {
+        guardrails = [];
+        for (const g of guardrailRows) {
+          const id = `guardrail:${g.policy_arn}`;
+          const managed = getManagedPolicy(g.policy_arn);
+          const document = managed
+            ? managed.document
+            : g.document
+              ? parsePolicyDocument(g.document)
+              : undefined;
+          if (!document) continue; // gone: allows nothing, and another guardrail must allow
+          policies.push({ id, arn: g.policy_arn, name: managed?.name ?? g.name ?? g.policy_arn, document });
+          guardrails.push(id);
+        }
+      }
+      return { accountId, policies, bindings, boundaries, guardrails };
     });
   }
 

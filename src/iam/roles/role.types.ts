@@ -21,6 +21,12 @@ export class RoleType {
 
   @Field(() => GraphQLDateTime)
   createDate: Date;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'The ARN of the policy that caps what the role may do',
+  })
+  permissionsBoundary?: string | null;
 }
 
 export const RoleConnection = connectionType('Role', RoleType);

@@ -10,6 +10,9 @@ import { toPolicy } from '../policies/policies.resolver';
 import type { RoleEntity } from './role.entity';
 import { RoleConnection, RoleType } from './role.types';
 
+/** Changing a role's policies is decided with its boundary as `iam:PermissionsBoundary`. */
+const roleBoundary = { holder: 'role' as const, name: (a: Record<string, unknown>) => String(a.roleName) };
+
 export function toRole(r: RoleEntity): RoleType {
   return {
     roleName: r.name,
@@ -18,6 +21,7 @@ export function toRole(r: RoleEntity): RoleType {
     assumeRolePolicyDocument: r.assumeRolePolicy,
     maxSessionDuration: r.maxSessionDuration,
     createDate: r.createdAt,
+    permissionsBoundary: r.permissionsBoundaryArn,
   };
 }
 
@@ -25,19 +29,21 @@ export function toRole(r: RoleEntity): RoleType {
 @Resolver(() => RoleType)
 export class RolesResolver {
   @Mutation(() => RoleType)
-  @Permission.iam('iam:CreateRole', roleArn)
+  @Permission.iam('iam:CreateRole', roleArn, { permissionsBoundary: { arg: 'permissionsBoundary' } })
   async createRole(
     @Arg('roleName', () => String) roleName: string,
     @Arg('assumeRolePolicyDocument', () => GraphQLJSON) assumeRolePolicyDocument: unknown,
     @Arg('maxSessionDuration', () => Int, { nullable: true }) maxSessionDuration: number | undefined,
+    @Arg('permissionsBoundary', () => String, { nullable: true }) permissionsBoundary: string | undefined,
     @Ctx() ctx: GraphQLContext,
   ): Promise<RoleType> {
     return toRole(
-      await ctx.services.roles.createRole(
+      await ctx.services.boundaries.createRole(
         callerOf(ctx).accountId,
         roleName,
         assumeRolePolicyDocument,
         maxSessionDuration ?? undefined,
+        permissionsBoundary ?? undefined,
       ),
     );
   }
@@ -88,7 +94,7 @@ export class RolesResolver {
   }
 
   @Mutation(() => Boolean)
-  @Permission.iam('iam:AttachRolePolicy', roleArn)
+  @Permission.iam('iam:AttachRolePolicy', roleArn, { permissionsBoundary: roleBoundary })
   async attachRolePolicy(
     @Arg('roleName', () => String) roleName: string,
     @Arg('policyArn', () => String) policyArn: string,
@@ -99,7 +105,7 @@ export class RolesResolver {
   }
 
   @Mutation(() => Boolean)
-  @Permission.iam('iam:DetachRolePolicy', roleArn)
+  @Permission.iam('iam:DetachRolePolicy', roleArn, { permissionsBoundary: roleBoundary })
   async detachRolePolicy(
     @Arg('roleName', () => String) roleName: string,
     @Arg('policyArn', () => String) policyArn: string,
@@ -131,7 +137,7 @@ export class RolesResolver {
   }
 
   @Mutation(() => Boolean, { description: 'Creates or replaces an inline policy of the role' })
-  @Permission.iam('iam:PutRolePolicy', roleArn)
+  @Permission.iam('iam:PutRolePolicy', roleArn, { permissionsBoundary: roleBoundary })
   async putRolePolicy(
     @Arg('roleName', () => String) roleName: string,
     @Arg('policyName', () => String) policyName: string,
@@ -149,7 +155,7 @@ export class RolesResolver {
   }
 
   @Mutation(() => Boolean)
-  @Permission.iam('iam:DeleteRolePolicy', roleArn)
+  @Permission.iam('iam:DeleteRolePolicy', roleArn, { permissionsBoundary: roleBoundary })
   async deleteRolePolicy(
     @Arg('roleName', () => String) roleName: string,
     @Arg('policyName', () => String) policyName: string,
