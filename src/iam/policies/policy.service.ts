@@ -1,6 +1,7 @@
 import { type EntityManager } from 'typeorm';
 import { BadInputError, ConflictError, LimitExceededError, NotFoundError } from '../../platform/errors';
-import { arn, parseArn, PLATFORM_ACCOUNT_ID } from '../arn';
+import { arn, parseArn } from '../arn';
+import { boundarySource, loadGuardrails } from './layer-policies';
 import type { IamChanges } from '../iam-changes';
 import { GroupMemberEntity } from '../identity/group.entity';
 import { validateName, type IdentityService } from '../identity/identity.service';
@@ -305,40 +306,12 @@ export class PolicyService {
         boundaries.push({ member: `${b.kind}:${b.id}`, of: b.arn });
         if (used.has(b.arn)) continue;
         used.add(b.arn);
-        const managed = getManagedPolicy(b.arn);
-        const own = customerByArn.get(b.arn);
-        if (managed) policies.push(managedPolicySource(managed));
-        else if (own)
-          policies.push({
-            id: b.arn,
-            arn: b.arn,
-            name: own.name,
-            document: parsePolicyDocument(own.document),
-          });
+        const source = boundarySource(b.arn, customerByArn.get(b.arn));
+        if (source) policies.push(source);
       }
-      // Guardrails: policies of the platform account (or managed ones), under ids of their own.
-      const guardrailRows: { policy_arn: string; document: unknown; name: string | null }[] = await tx.query(
-        `SELECT g.policy_arn, p.document, p.name FROM account_guardrails g
-           LEFT JOIN policies p ON p.account_id = $2 AND $3 || p.name = g.policy_arn
-          WHERE g.account_id = $1`,
-        [accountId, PLATFORM_ACCOUNT_ID, arn.policy(PLATFORM_ACCOUNT_ID, '')],
-      );
-      let guardrails: string[] | undefined;
-      if (guardrailRows.length) {
-        guardrails = [];
-        for (const g of guardrailRows) {
-          const id = `guardrail:${g.policy_arn}`;
-          const managed = getManagedPolicy(g.policy_arn);
-          const document = managed
-            ? managed.document
-            : g.document
-              ? parsePolicyDocument(g.document)
-              : undefined;
-          if (!document) continue; // gone: allows nothing, and another guardrail must allow
-          policies.push({ id, arn: g.policy_arn, name: managed?.name ?? g.name ?? g.policy_arn, document });
-          guardrails.push(id);
-        }
-      }
+      const layer = await loadGuardrails(tx, accountId);
+      policies.push(...layer.policies);
+      const guardrails = layer.guardrails;
       return { accountId, policies, bindings, boundaries, guardrails };
     });
   }
