@@ -99,13 +99,15 @@ export async function createServices(
 ): Promise<Services> {
   const db = new Db(dataSource);
   const changes = new IamChanges(db, notifications);
+  const tags = new TagService(db, config.region);
   const identities = new IdentityService(
     db,
     changes,
     new SignInThrottle(dataSource),
     new SecretHasher(config.scryptLogN),
+    tags,
   );
-  const roles = new RoleService(db, changes);
+  const roles = new RoleService(db, changes, tags);
   const policies = new PolicyService(db, changes, identities, roles);
   const iamNames = iamNamesOf(db, identities, policies, roles);
   const authorizer = new Authorizer(policies, changes);
@@ -116,7 +118,6 @@ export async function createServices(
     trustedKeys: config.trustedKeys,
     ttlSeconds: config.tokenTtlSeconds,
   });
-  const tags = new TagService(db, config.region);
   const sts = new StsService(db, roles, authorizer, tokens, (account, principalArn) =>
     tags.tagMap(account, principalArn),
   );

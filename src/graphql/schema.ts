@@ -9,6 +9,7 @@ import { GroupsResolver, UsersResolver } from '../iam/identity/users.resolver';
 import { PoliciesResolver } from '../iam/policies/policies.resolver';
 import { RolesResolver } from '../iam/roles/roles.resolver';
 import { StsResolver } from '../iam/sts/sts.resolver';
+import { PrincipalTagsResolver } from '../iam/principal-tags.resolver';
 import { BoundariesResolver } from '../iam/boundaries/boundaries.resolver';
 import { GuardrailsResolver } from '../iam/guardrails/guardrails.resolver';
 import { SimulationResolver } from '../iam/policies/simulation.resolver';
@@ -23,6 +24,7 @@ export const resolvers = [
   PoliciesResolver,
   RolesResolver,
   StsResolver,
+  PrincipalTagsResolver,
   BoundariesResolver,
   GuardrailsResolver,
   SimulationResolver,

@@ -131,7 +131,50 @@ export class TagService {
     return rows.map((r) => ({ key: r.key, value: r.value }));
   }
 
-  /** Taggable today: pipelines. */
+  /**
+   * Tags of an IAM user or role (iam:TagUser, iam:TagRole): `principalArn` is its canonical ARN.
+   * Kept apart from tagResource, whose codepipeline: permissions must never reach IAM
+   * entities (their tags are `aws:PrincipalTag`, which trust policies may rely on).
+   */
+  async tagPrincipal(accountId: string, principalArn: string, tags: Tag[]): Promise<void> {
+    const problems = tagProblems(tags, 'tags');
+    if (problems.length) throw BadInputError.of('Tags', problems);
+    await this.db.transaction(async (tx) => {
+      await this.requirePrincipal(tx, accountId, principalArn);
+      await this.put(tx, accountId, principalArn, tags);
+    });
+  }
+
+  async untagPrincipal(accountId: string, principalArn: string, keys: string[]): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await this.requirePrincipal(tx, accountId, principalArn);
+      if (keys.length) await this.deleteKeys(tx, accountId, principalArn, keys);
+    });
+  }
+
+  async principalTags(accountId: string, principalArn: string): Promise<Tag[]> {
+    await this.requirePrincipal(this.db.manager, accountId, principalArn);
+    return this.read(accountId, principalArn);
+  }
+
+  private async requirePrincipal(tx: EntityManager, accountId: string, principalArn: string): Promise<void> {
+    const parsed = parseArn(principalArn);
+    const entity = /^(user|role)\/([\w+=,.@-]{1,64})$/.exec(parsed?.resource ?? '');
+    const exists =
+      parsed?.service === 'iam' &&
+      parsed.account === accountId &&
+      parsed.region === '' &&
+      entity !== null &&
+      (
+        await tx.query(
+          `SELECT 1 FROM ${entity[1] === 'user' ? 'users' : 'roles'} WHERE account_id = $1 AND name = $2`,
+          [accountId, entity[2]],
+        )
+      ).length > 0;
+    if (!exists) throw new NotFoundError(`${principalArn} does not exist in account ${accountId}`);
+  }
+
+  /** Taggable through tagResource: pipelines. */
   private async requireResource(tx: EntityManager, accountId: string, resourceArn: string): Promise<void> {
     const parsed = parseArn(resourceArn);
     const isPipeline =

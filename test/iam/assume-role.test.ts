@@ -211,10 +211,13 @@ describe('assumeRole across accounts', () => {
     await b.root.fails(ASSUME, { r: roleArn, s: 'root' }, 'ACCESS_DENIED');
     // Without the tag, or without / with the wrong external id: refused.
     await dave.fails(ASSUME, { r: roleArn, s: 'session-x', x: 'ext-4711' }, 'ACCESS_DENIED');
-    await db.query(
-      `INSERT INTO resource_tags (account_id, resource_arn, key, value) VALUES ($1, $2, 'team', 'release')`,
-      [b.accountId, `arn:sluice:iam::${b.accountId}:user/${userName}`],
+    await b.root.ok(
+      `mutation($u: String!) { tagUser(userName: $u, tags: [{ key: "team", value: "release" }]) }`,
+      {
+        u: userName.toUpperCase(), // stored on the canonical ARN whatever the spelling
+      },
     );
+
     await dave.fails(ASSUME, { r: roleArn, s: 'session-x' }, 'ACCESS_DENIED');
     await dave.fails(ASSUME, { r: roleArn, s: 'session-x', x: 'ext-0000' }, 'ACCESS_DENIED');
     await assume(dave, roleArn, { x: 'ext-4711' });
@@ -396,5 +399,33 @@ describe('the audit trail of role sessions', () => {
       (e) => (e.userIdentity as { arn: string }).arn === `arn:sluice:iam::${b.accountId}:user/stranger`,
     );
     expect(refused).toMatchObject([{ errorCode: 'ACCESS_DENIED' }]);
+  });
+});
+
+describe('role and user tags', () => {
+  it('tags roles and users through iam: actions only, and a role created again does not inherit them', async () => {
+    await role(a, 'Tagged', trust(trustStatement(b.accountId)), allow('codepipeline:ListPipelines'));
+    await a.root.ok(`mutation { tagRole(roleName: "tagged", tags: [{ key: "env", value: "prod" }]) }`);
+    const tags = async (): Promise<unknown> =>
+      (await a.root.ok<{ roleTags: unknown }>(`{ roleTags(roleName: "Tagged") { key value } }`)).roleTags;
+    expect(await tags()).toEqual([{ key: 'env', value: 'prod' }]);
+    // codepipeline:TagResource never reaches an IAM entity.
+    const tagger = await userWithPolicy(server, a, allow('codepipeline:*'));
+    await tagger.fails(
+      `mutation($r: String!) { tagResource(resourceArn: $r, tags: [{ key: "env", value: "dev" }]) }`,
+      { r: `arn:sluice:iam::${a.accountId}:role/Tagged` },
+      'NOT_FOUND',
+    );
+    await tagger.fails(
+      `mutation { tagRole(roleName: "Tagged", tags: [{ key: "env", value: "dev" }]) }`,
+      undefined,
+      'ACCESS_DENIED',
+    );
+    await a.root.ok(`mutation { untagRole(roleName: "Tagged", tagKeys: ["ENV"]) }`);
+    expect(await tags()).toEqual([]);
+    await a.root.ok(`mutation { tagRole(roleName: "Tagged", tags: [{ key: "env", value: "prod" }]) }`);
+    await a.root.ok(`mutation { deleteRole(roleName: "Tagged") }`);
+    await role(a, 'Tagged', trust(trustStatement(b.accountId)), allow('codepipeline:ListPipelines'));
+    expect(await tags()).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import type { TagService } from '../../tags/tag.service';
 import { randomInt } from 'node:crypto';
 import { type EntityManager, In } from 'typeorm';
 import { BadInputError, ConflictError, LimitExceededError, NotFoundError } from '../../platform/errors';
@@ -9,7 +10,7 @@ import { AccountEntity } from './account.entity';
 import { GroupEntity, GroupMemberEntity } from './group.entity';
 import { InvalidAccessKeyError, SignInFailedError } from './identity.errors';
 import type { Principal } from './principal';
-import { generatePassword, newId, newSecretAccessKey, passwordProblem, SecretHasher } from './secrets';
+import { generatePassword, newId, newSecretAccessKey, passwordProblem, type SecretHasher } from './secrets';
 import { ADDRESS_RULE, USER_RULE, type SignInThrottle, type ThrottleKey } from './sign-in-throttle';
 import { UserEntity } from './user.entity';
 import type { Db } from '../../platform/db/unit-of-work';
@@ -65,7 +66,8 @@ export class IdentityService {
     private readonly db: Db,
     private readonly changes: IamChanges,
     private readonly throttle: SignInThrottle,
-    private readonly hasher: SecretHasher = new SecretHasher(),
+    private readonly hasher: SecretHasher,
+    private readonly tags: TagService,
   ) {}
 
   /** Closes the sign-in throttle's connections (on shutdown). */
@@ -284,6 +286,8 @@ export class IdentityService {
       await tx.getRepository(PolicyAttachmentEntity).delete(holder);
       await tx.getRepository(InlinePolicyEntity).delete(holder);
       await tx.getRepository(UserEntity).delete({ accountId, id: user.id }); // keys and memberships cascade
+      // A user created again under this name must not inherit its tags (aws:PrincipalTag).
+      await this.tags.removeAll(tx, accountId, arn.user(accountId, user.name));
     });
   }
 

@@ -1,3 +1,5 @@
+import { arn } from '../arn';
+import type { TagService } from '../../tags/tag.service';
 import type { EntityManager } from 'typeorm';
 import type { Db } from '../../platform/db/unit-of-work';
 import { BadInputError, ConflictError, NotFoundError } from '../../platform/errors';
@@ -21,6 +23,7 @@ export class RoleService {
   constructor(
     private readonly db: Db,
     private readonly changes: IamChanges,
+    private readonly tags: TagService,
   ) {}
 
   async createRole(
@@ -62,6 +65,8 @@ export class RoleService {
       await tx.getRepository(PolicyAttachmentEntity).delete(holder);
       await tx.getRepository(InlinePolicyEntity).delete(holder);
       await tx.getRepository(RoleEntity).delete({ accountId, id: role.id });
+      // A role created again under this name must not inherit its tags (aws:PrincipalTag).
+      await this.tags.removeAll(tx, accountId, arn.role(accountId, role.name));
     });
   }
 
