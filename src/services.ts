@@ -170,7 +170,7 @@ export async function createServices(
     guardrails: new AccountGuardrails(db, changes, policies),
     decisions: new DecisionLog(dataSource),
     iamNames,
-    simulator: new PolicySimulator(db, identities, roles, authorizer, iamNames),
+    simulator: new PolicySimulator(db, identities, roles, authorizer, iamNames, config.region),
     authorizer,
     tags,
     pipelines: new PipelineService(db, tags, starter, config.region, undefined, (accountId) => ({

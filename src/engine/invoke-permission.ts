@@ -1,3 +1,4 @@
+import { principalContext } from '../iam/identity/principal-context';
 import type { EntityManager } from 'typeorm';
 import type { Principal } from '../iam/identity/principal';
 import type { RequestContext } from '../iam/policy/request-context';
@@ -59,20 +60,5 @@ export interface InvokePermission {
  * apply, and a Deny on `NotIpAddress` does.
  */
 export function engineRequestContext(principal: Principal, region: string): RequestContext {
-  const now = new Date();
-  const context: RequestContext = {
-    'aws:currenttime': now.toISOString(),
-    'aws:epochtime': String(Math.floor(now.getTime() / 1000)),
-    'aws:principalarn': principal.arn,
-    'aws:principalaccount': principal.accountId,
-    'aws:principaltype':
-      principal.type === 'ROOT' ? 'Account' : principal.type === 'USER' ? 'User' : 'AssumedRole',
-    'aws:username': principal.userName,
-    'aws:userid': principal.role
-      ? `${principal.role.roleId}:${principal.role.sessionName}`
-      : (principal.userId ?? principal.accountId),
-    'aws:requestedregion': region,
-  };
-  if (principal.role) context['aws:sourceidentity'] = principal.role.sourceIdentity;
-  return context;
+  return principalContext(principal, region);
 }

@@ -3,6 +3,7 @@ import { AccessDeniedError } from '../iam/authorizer';
 import { PLATFORM_ACCOUNT_ID, parseArn, SHARED_ACCOUNT } from '../iam/arn';
 import { UnauthenticatedError } from '../iam/identity/identity.errors';
 import type { Principal } from '../iam/identity/principal';
+import { principalContext } from '../iam/identity/principal-context';
 import type { Evaluation, RequestContext } from '../iam/policy/account-authorizer';
 import { DomainError } from '../platform/errors';
 import type { GraphQLContext } from './context';
@@ -67,22 +68,10 @@ export async function conditionContext(
   requestTags: TagLike[] | null | undefined,
 ): Promise<RequestContext> {
   const context: RequestContext = {
+    ...principalContext(principal, ctx.services.config.region),
     'aws:sourceip': ctx.sourceIp,
-    'aws:currenttime': new Date().toISOString(),
-    'aws:epochtime': String(Math.floor(Date.now() / 1000)),
-    'aws:principalarn': principal.arn,
-    'aws:principalaccount': principal.accountId,
-    'aws:principaltype':
-      principal.type === 'ROOT' ? 'Account' : principal.type === 'USER' ? 'User' : 'AssumedRole',
-    'aws:username': principal.userName,
-    // As IAM: a role session's id is `<role id>:<session name>`.
-    'aws:userid': principal.role
-      ? `${principal.role.roleId}:${principal.role.sessionName}`
-      : (principal.userId ?? principal.accountId),
     'aws:securetransport': 'false',
-    'aws:requestedregion': ctx.services.config.region,
   };
-  if (principal.role) context['aws:sourceidentity'] = principal.role.sourceIdentity;
   if (await ctx.services.authorizer.usesConditionKeyPrefix(principal.accountId, 'aws:principaltag/')) {
     // A user's own tags; a role session's are its role's.
     const owner = principal.role?.roleArn ?? principal.arn;

@@ -3,6 +3,7 @@ import { arn, parseArn, SHARED_ACCOUNT } from '../arn';
 import type { Authorizer } from '../authorizer';
 import type { IdentityService } from '../identity/identity.service';
 import type { Principal } from '../identity/principal';
+import { principalContext } from '../identity/principal-context';
 import {
   AccountAuthorizer,
   type Decision,
@@ -58,13 +59,14 @@ export class PolicySimulator {
     private readonly roles: RoleService,
     private readonly authorizer: Authorizer,
     private readonly names: IamNames,
+    private readonly region: string,
   ) {}
 
   /** For a user, the account root, a role or a role session (without its session policy) of `accountId`. */
   async simulate(accountId: string, request: SimulationRequest): Promise<SimulationResult[]> {
     const principal = await this.principalOf(accountId, request.policySourceArn);
     const resources = pairs(request.actionNames, request.resourceArns);
-    const context = contextOf(principal, request.context);
+    const context = contextOf(principal, this.region, request.context);
     const results: SimulationResult[] = [];
     for (const actionName of request.actionNames) {
       for (const resourceArn of resources) {
@@ -205,16 +207,12 @@ function pairs(actionNames: string[], resourceArns: string[]): string[] {
   return resources;
 }
 
-function contextOf(principal: Principal, entries: { key: string; values: string[] }[]): RequestContext {
-  const context: RequestContext = {
-    'aws:principalarn': principal.arn,
-    'aws:principalaccount': principal.accountId,
-    'aws:principaltype':
-      principal.type === 'ROOT' ? 'Account' : principal.type === 'USER' ? 'User' : 'AssumedRole',
-  };
-  if (principal.userName) context['aws:username'] = principal.userName;
-  if (principal.userId) context['aws:userid'] = principal.userId;
-  if (principal.role) context['aws:userid'] = `${principal.role.roleId}:${principal.role.sessionName}`;
+function contextOf(
+  principal: Principal,
+  region: string,
+  entries: { key: string; values: string[] }[],
+): RequestContext {
+  const context = principalContext(principal, region);
   for (const entry of entries) {
     context[entry.key.toLowerCase()] = entry.values.length === 1 ? entry.values[0] : entry.values;
   }
