@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CREATE_PIPELINE } from '../support/executions';
+import { approvalPipeline, CREATE_PIPELINE } from '../support/executions';
 import { allow, newAccount, userWithPolicy, type TestAccount } from '../support/factories';
 import type { GraphQLClient } from '../support/graphql-client';
 import { startTestServer, type TestServer } from '../support/test-server';
@@ -68,33 +68,7 @@ async function assume(
 }
 
 async function createPipeline(owner: TestAccount, name: string): Promise<void> {
-  await owner.root.ok(CREATE_PIPELINE, {
-    p: {
-      name,
-      stages: [
-        {
-          name: 'Source',
-          actions: [
-            {
-              name: 'Src',
-              actionTypeId: { category: 'Source', owner: 'Sluice', provider: 'Archive', version: '1' },
-              configuration: { ObjectKey: 'x' },
-              outputArtifacts: [{ name: 'out' }],
-            },
-          ],
-        },
-        {
-          name: 'Gate',
-          actions: [
-            {
-              name: 'Approve',
-              actionTypeId: { category: 'Approval', owner: 'Sluice', provider: 'Manual', version: '1' },
-            },
-          ],
-        },
-      ],
-    },
-  });
+  await owner.root.ok(CREATE_PIPELINE, { p: approvalPipeline(name) });
 }
 
 async function auditEvents(accountId: string, eventName: string): Promise<Record<string, unknown>[]> {

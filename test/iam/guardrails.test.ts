@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CREATE_PIPELINE } from '../support/executions';
+import { approvalPipeline, CREATE_PIPELINE } from '../support/executions';
 import { allow, newAccount, platformAdmin, userWithPolicy, type TestAccount } from '../support/factories';
 import type { GraphQLClient } from '../support/graphql-client';
 import { startTestServer, type TestServer } from '../support/test-server';
@@ -17,33 +17,7 @@ const FULL = 'arn:sluice:iam::sluice:policy/GuardrailFullAccess';
 const ADMIN = 'arn:sluice:iam::sluice:policy/AdministratorAccess';
 const DELETE = `mutation($n: String!) { deletePipeline(name: $n) }`;
 
-const pipeline = (name: string): Record<string, unknown> => ({
-  p: {
-    name,
-    stages: [
-      {
-        name: 'Source',
-        actions: [
-          {
-            name: 'Src',
-            actionTypeId: { category: 'Source', owner: 'Sluice', provider: 'Archive', version: '1' },
-            configuration: { ObjectKey: 'app.zip' },
-            outputArtifacts: [{ name: 'out' }],
-          },
-        ],
-      },
-      {
-        name: 'Gate',
-        actions: [
-          {
-            name: 'Approve',
-            actionTypeId: { category: 'Approval', owner: 'Sluice', provider: 'Manual', version: '1' },
-          },
-        ],
-      },
-    ],
-  },
-});
+const pipeline = (name: string): Record<string, unknown> => ({ p: approvalPipeline(name) });
 
 async function platformPolicy(name: string, document: object): Promise<string> {
   const { createPolicy } = await admin.ok<{ createPolicy: { arn: string } }>(

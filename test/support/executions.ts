@@ -164,3 +164,32 @@ export function sourceAndBuild(
     ...extra,
   };
 }
+
+/** The smallest valid pipeline: an archive source and a manual approval (runs no build). */
+export function approvalPipeline(name: string): Record<string, unknown> {
+  return {
+    name,
+    stages: [
+      {
+        name: 'Source',
+        actions: [
+          {
+            name: 'Src',
+            actionTypeId: { category: 'Source', owner: 'Sluice', provider: 'Archive', version: '1' },
+            configuration: { ObjectKey: 'app.zip' },
+            outputArtifacts: [{ name: 'out' }],
+          },
+        ],
+      },
+      {
+        name: 'Gate',
+        actions: [
+          {
+            name: 'Approve',
+            actionTypeId: { category: 'Approval', owner: 'Sluice', provider: 'Manual', version: '1' },
+          },
+        ],
+      },
+    ],
+  };
+}
