@@ -9,6 +9,11 @@ import { GroupsResolver, UsersResolver } from '../iam/identity/users.resolver';
 import { PoliciesResolver } from '../iam/policies/policies.resolver';
 import { RolesResolver } from '../iam/roles/roles.resolver';
 import { StsResolver } from '../iam/sts/sts.resolver';
+import {
+  GroupPoliciesResolver,
+  RolePoliciesResolver,
+  UserPoliciesResolver,
+} from '../iam/policies/holder-policies.resolver';
 import { PrincipalTagsResolver } from '../iam/principal-tags.resolver';
 import { BoundariesResolver } from '../iam/boundaries/boundaries.resolver';
 import { GuardrailsResolver } from '../iam/guardrails/guardrails.resolver';
@@ -24,6 +29,9 @@ export const resolvers = [
   PoliciesResolver,
   RolesResolver,
   StsResolver,
+  UserPoliciesResolver,
+  GroupPoliciesResolver,
+  RolePoliciesResolver,
   PrincipalTagsResolver,
   BoundariesResolver,
   GuardrailsResolver,

@@ -4,11 +4,9 @@ import { callerOf, itemFilterOf, type GraphQLContext } from '../../graphql/conte
 import { paginateFiltered, type Connection } from '../../platform/pagination';
 import { Permission } from '../../graphql/permission';
 import { arn } from '../arn';
-import { groupArn, userArn } from '../iam-resources';
 import {
   ContextEntryInput,
   EvaluationResultType,
-  InlinePolicyType,
   PolicyConnection,
   PolicyScopeEnum,
   PolicyType,
@@ -27,9 +25,6 @@ export function toPolicy(p: PolicyView): PolicyType {
     updateDate: p.updatedAt,
   };
 }
-
-/** Changing a user's policies is decided with its boundary as `iam:PermissionsBoundary`. */
-const userBoundary = { holder: 'user' as const, name: (a: Record<string, unknown>) => String(a.userName) };
 
 /** Policies, attachments, inline policies and the policy simulator. */
 @Resolver()
@@ -96,140 +91,6 @@ export class PoliciesResolver {
       first,
       after,
     );
-  }
-
-  @Mutation(() => Boolean)
-  @Permission.iam('iam:AttachUserPolicy', userArn, { permissionsBoundary: userBoundary })
-  async attachUserPolicy(
-    @Arg('userName', () => String) userName: string,
-    @Arg('policyArn', () => String) policyArn: string,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<boolean> {
-    await ctx.services.policies.attachPolicy(callerOf(ctx).accountId, 'user', userName, policyArn);
-    return true;
-  }
-
-  @Mutation(() => Boolean)
-  @Permission.iam('iam:DetachUserPolicy', userArn, { permissionsBoundary: userBoundary })
-  async detachUserPolicy(
-    @Arg('userName', () => String) userName: string,
-    @Arg('policyArn', () => String) policyArn: string,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<boolean> {
-    await ctx.services.policies.detachPolicy(callerOf(ctx).accountId, 'user', userName, policyArn);
-    return true;
-  }
-
-  @Mutation(() => Boolean)
-  @Permission.iam('iam:AttachGroupPolicy', groupArn)
-  async attachGroupPolicy(
-    @Arg('groupName', () => String) groupName: string,
-    @Arg('policyArn', () => String) policyArn: string,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<boolean> {
-    await ctx.services.policies.attachPolicy(callerOf(ctx).accountId, 'group', groupName, policyArn);
-    return true;
-  }
-
-  @Mutation(() => Boolean)
-  @Permission.iam('iam:DetachGroupPolicy', groupArn)
-  async detachGroupPolicy(
-    @Arg('groupName', () => String) groupName: string,
-    @Arg('policyArn', () => String) policyArn: string,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<boolean> {
-    await ctx.services.policies.detachPolicy(callerOf(ctx).accountId, 'group', groupName, policyArn);
-    return true;
-  }
-
-  @Query(() => [PolicyType])
-  @Permission.iam('iam:ListAttachedUserPolicies', userArn)
-  async attachedUserPolicies(
-    @Arg('userName', () => String) userName: string,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<PolicyType[]> {
-    return (await ctx.services.policies.attachedPolicies(callerOf(ctx).accountId, 'user', userName)).map(
-      toPolicy,
-    );
-  }
-
-  @Query(() => [PolicyType])
-  @Permission.iam('iam:ListAttachedGroupPolicies', groupArn)
-  async attachedGroupPolicies(
-    @Arg('groupName', () => String) groupName: string,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<PolicyType[]> {
-    return (await ctx.services.policies.attachedPolicies(callerOf(ctx).accountId, 'group', groupName)).map(
-      toPolicy,
-    );
-  }
-
-  @Mutation(() => Boolean, { description: 'Creates or replaces an inline policy of the user' })
-  @Permission.iam('iam:PutUserPolicy', userArn, { permissionsBoundary: userBoundary })
-  async putUserPolicy(
-    @Arg('userName', () => String) userName: string,
-    @Arg('policyName', () => String) policyName: string,
-    @Arg('policyDocument', () => GraphQLJSON) policyDocument: unknown,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<boolean> {
-    await ctx.services.policies.putInlinePolicy(
-      callerOf(ctx).accountId,
-      'user',
-      userName,
-      policyName,
-      policyDocument,
-    );
-    return true;
-  }
-
-  @Mutation(() => Boolean)
-  @Permission.iam('iam:DeleteUserPolicy', userArn, { permissionsBoundary: userBoundary })
-  async deleteUserPolicy(
-    @Arg('userName', () => String) userName: string,
-    @Arg('policyName', () => String) policyName: string,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<boolean> {
-    await ctx.services.policies.deleteInlinePolicy(callerOf(ctx).accountId, 'user', userName, policyName);
-    return true;
-  }
-
-  @Mutation(() => Boolean, { description: 'Creates or replaces an inline policy of the group' })
-  @Permission.iam('iam:PutGroupPolicy', groupArn)
-  async putGroupPolicy(
-    @Arg('groupName', () => String) groupName: string,
-    @Arg('policyName', () => String) policyName: string,
-    @Arg('policyDocument', () => GraphQLJSON) policyDocument: unknown,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<boolean> {
-    await ctx.services.policies.putInlinePolicy(
-      callerOf(ctx).accountId,
-      'group',
-      groupName,
-      policyName,
-      policyDocument,
-    );
-    return true;
-  }
-
-  @Mutation(() => Boolean)
-  @Permission.iam('iam:DeleteGroupPolicy', groupArn)
-  async deleteGroupPolicy(
-    @Arg('groupName', () => String) groupName: string,
-    @Arg('policyName', () => String) policyName: string,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<boolean> {
-    await ctx.services.policies.deleteInlinePolicy(callerOf(ctx).accountId, 'group', groupName, policyName);
-    return true;
-  }
-
-  @Query(() => [InlinePolicyType])
-  @Permission.iam('iam:ListUserPolicies', userArn)
-  async userPolicies(
-    @Arg('userName', () => String) userName: string,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<InlinePolicyType[]> {
-    const inline = await ctx.services.policies.inlinePolicies(callerOf(ctx).accountId, 'user', userName);
-    return inline.map((p) => ({ policyName: p.name, document: p.document }));
   }
 
   @Query(() => [EvaluationResultType], {

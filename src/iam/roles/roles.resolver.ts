@@ -5,13 +5,8 @@ import { Permission } from '../../graphql/permission';
 import { paginateFiltered, type Connection } from '../../platform/pagination';
 import { arn } from '../arn';
 import { roleArn } from '../iam-resources';
-import { InlinePolicyType, PolicyType } from '../iam.types';
-import { toPolicy } from '../policies/policies.resolver';
 import type { RoleEntity } from './role.entity';
 import { RoleConnection, RoleType } from './role.types';
-
-/** Changing a role's policies is decided with its boundary as `iam:PermissionsBoundary`. */
-const roleBoundary = { holder: 'role' as const, name: (a: Record<string, unknown>) => String(a.roleName) };
 
 export function toRole(r: RoleEntity): RoleType {
   return {
@@ -90,78 +85,6 @@ export class RolesResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<boolean> {
     await ctx.services.roles.updateAssumeRolePolicy(callerOf(ctx).accountId, roleName, policyDocument);
-    return true;
-  }
-
-  @Mutation(() => Boolean)
-  @Permission.iam('iam:AttachRolePolicy', roleArn, { permissionsBoundary: roleBoundary })
-  async attachRolePolicy(
-    @Arg('roleName', () => String) roleName: string,
-    @Arg('policyArn', () => String) policyArn: string,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<boolean> {
-    await ctx.services.policies.attachPolicy(callerOf(ctx).accountId, 'role', roleName, policyArn);
-    return true;
-  }
-
-  @Mutation(() => Boolean)
-  @Permission.iam('iam:DetachRolePolicy', roleArn, { permissionsBoundary: roleBoundary })
-  async detachRolePolicy(
-    @Arg('roleName', () => String) roleName: string,
-    @Arg('policyArn', () => String) policyArn: string,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<boolean> {
-    await ctx.services.policies.detachPolicy(callerOf(ctx).accountId, 'role', roleName, policyArn);
-    return true;
-  }
-
-  @Query(() => [PolicyType])
-  @Permission.iam('iam:ListAttachedRolePolicies', roleArn)
-  async attachedRolePolicies(
-    @Arg('roleName', () => String) roleName: string,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<PolicyType[]> {
-    return (await ctx.services.policies.attachedPolicies(callerOf(ctx).accountId, 'role', roleName)).map(
-      toPolicy,
-    );
-  }
-
-  @Query(() => [InlinePolicyType])
-  @Permission.iam('iam:ListRolePolicies', roleArn)
-  async rolePolicies(
-    @Arg('roleName', () => String) roleName: string,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<InlinePolicyType[]> {
-    const inline = await ctx.services.policies.inlinePolicies(callerOf(ctx).accountId, 'role', roleName);
-    return inline.map((p) => ({ policyName: p.name, document: p.document }));
-  }
-
-  @Mutation(() => Boolean, { description: 'Creates or replaces an inline policy of the role' })
-  @Permission.iam('iam:PutRolePolicy', roleArn, { permissionsBoundary: roleBoundary })
-  async putRolePolicy(
-    @Arg('roleName', () => String) roleName: string,
-    @Arg('policyName', () => String) policyName: string,
-    @Arg('policyDocument', () => GraphQLJSON) policyDocument: unknown,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<boolean> {
-    await ctx.services.policies.putInlinePolicy(
-      callerOf(ctx).accountId,
-      'role',
-      roleName,
-      policyName,
-      policyDocument,
-    );
-    return true;
-  }
-
-  @Mutation(() => Boolean)
-  @Permission.iam('iam:DeleteRolePolicy', roleArn, { permissionsBoundary: roleBoundary })
-  async deleteRolePolicy(
-    @Arg('roleName', () => String) roleName: string,
-    @Arg('policyName', () => String) policyName: string,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<boolean> {
-    await ctx.services.policies.deleteInlinePolicy(callerOf(ctx).accountId, 'role', roleName, policyName);
     return true;
   }
 }
