@@ -89,7 +89,7 @@ export class PipelineAuthorPermission implements InvokePermission {
       'aws:userid': principal.userId,
       'aws:requestedregion': this.region,
     };
-    if (await this.authorizer.usesConditionKeyPrefix(callerAccountId, 'aws:resourcetag/')) {
+    if (await this.authorizer.usesConditionKeyPrefix(principal, 'aws:resourcetag/')) {
       for (const [key, value] of Object.entries(await this.resourceTags(callerAccountId, targetArn))) {
         context[`aws:resourcetag/${key.toLowerCase()}`] = value;
       }

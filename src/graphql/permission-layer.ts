@@ -78,7 +78,7 @@ async function conditionContext(
     context['aws:tagkeys'] = requestTags.map((t) => t.key);
     for (const tag of requestTags) context[`aws:requesttag/${tag.key.toLowerCase()}`] = tag.value ?? '';
   }
-  if (await ctx.services.authorizer.usesConditionKeyPrefix(principal.accountId, 'aws:resourcetag/')) {
+  if (await ctx.services.authorizer.usesConditionKeyPrefix(principal, 'aws:resourcetag/')) {
     for (const [key, value] of Object.entries(await resourceTags(ctx, principal, resource))) {
       context[`aws:resourcetag/${key.toLowerCase()}`] = value;
     }
