@@ -162,6 +162,11 @@ export class Authorizer {
     return session !== undefined && sessionKeysOf(session).some((key) => key.startsWith(prefix));
   }
 
+  /** Resolves once loaded authorizers finished their per-action rule subsets (tests, benches). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.entries.values()].map((e) => e.compiled?.authorizer.settled()));
+  }
+
   /** Whether the principal's authorizer is loaded (for tests). */
   isCached(accountId: string, key: string): boolean {
     return this.entries.get(cacheKeyOf(accountId, key))?.compiled !== undefined;
