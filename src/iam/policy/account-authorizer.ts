@@ -8,7 +8,13 @@ import {
 } from './compiled-statement';
 import { LruCache } from './lru-cache';
 import type { PolicyDocument } from './policy-document';
-import { loadEnforcer, PrincipalEnforcer, type PrincipalRule } from './principal-enforcer';
+import {
+  loadEnforcer,
+  principalRule,
+  PrincipalEnforcer,
+  type LayerDecision,
+  type PrincipalRule,
+} from './principal-enforcer';
 import type { RequestContext } from './request-context';
 
 export type { RequestContext } from './request-context';
@@ -18,7 +24,7 @@ export type { RequestContext } from './request-context';
  * `p` rule (see policies/model.conf), principals reach policies through `g` links, and the
  * effect is "some allow and no deny". The account enforcer holds every rule and binding; each
  * user or role also gets an enforcer holding only the rules it reaches, since Casbin scans
- * rules linearly (and, per action, only the rules whose Action matches it: PrincipalEnforcer).
+ * rules linearly (and each request only the rules that can apply to it: PrincipalEnforcer).
  * Built from a snapshot and immutable: when the account's IAM data changes, build a new one
  * and swap it in. A snapshot may also hold just what one principal reaches
  * (`BuildOptions.principal`, src/iam/policies/principal-policies.ts).
@@ -192,10 +198,12 @@ export class AccountAuthorizer {
       sources.set(source.id, { source, statements });
       rulesBySource.set(
         source.id,
-        document.statements.map((statement, index) => ({
-          rule: registry.encode(source.id, statement, document.version, statements[index]),
-          actions: statements[index].actions,
-        })),
+        document.statements.map((statement, index) =>
+          principalRule(
+            registry.encode(source.id, statement, document.version, statements[index]),
+            statements[index],
+          ),
+        ),
       );
     }
 
@@ -254,7 +262,7 @@ export class AccountAuthorizer {
       const direct = principals.flatMap((principal) =>
         reached.map(({ source }): [string, string] => [principal, source.id]),
       );
-      const enforcer = await PrincipalEnforcer.create(registry, rules, direct, empty);
+      const enforcer = await PrincipalEnforcer.create(registry, rules, direct);
       for (const principal of principals) principalEnforcers.set(principal, enforcer);
     }
 
@@ -329,19 +337,12 @@ export class AccountAuthorizer {
     options: EvaluationOptions = {},
   ): boolean {
     const folded = action.toLowerCase();
-    if (
-      !options.root &&
-      !this.enforcerFor(principalKey, folded).enforceSync(principalKey, folded, resourceArn, context)
-    )
-      return false;
-    if (
-      this.hasGuardrails &&
-      !this.enforcerFor(GUARDRAILS_KEY, folded).enforceSync(GUARDRAILS_KEY, folded, resourceArn, context)
-    )
+    if (!options.root && !this.decide(principalKey, folded, resourceArn, context).allowed) return false;
+    if (this.hasGuardrails && !this.decide(GUARDRAILS_KEY, folded, resourceArn, context).allowed)
       return false;
     if (!options.root && this.bounded.has(principalKey)) {
       const key = boundaryKey(principalKey);
-      if (!this.enforcerFor(key, folded).enforceSync(key, folded, resourceArn, context)) return false;
+      if (!this.decide(key, folded, resourceArn, context).allowed) return false;
     }
     if (!options.sessionPolicy) return true;
     let sessionAllows = false;
@@ -355,9 +356,7 @@ export class AccountAuthorizer {
 
   /** One layer decided by Casbin (`enforceExSync` tells an explicit Deny from no Allow), explained. */
   private layerOf(key: string, action: string, resourceArn: string, context: RequestContext): LayerResult {
-    const [allowed, rule] = this.enforcerFor(key, action).enforceExSync(key, action, resourceArn, context);
-    // With this effect, Casbin reports the deciding rule: a Deny when one matched.
-    const explicitDeny = !allowed && rule.length > 0;
+    const { allowed, explicitDeny } = this.decide(key, action, resourceArn, context);
     const matches = matchStatements(this.sourcesOf(key), action, resourceArn, context);
     if (explicitDeny && matches.denies.length === 0) {
       // The two passes use the same matchers; a disagreement is a bug, never a reason to allow.
@@ -371,15 +370,20 @@ export class AccountAuthorizer {
     await Promise.all([...new Set(this.principalEnforcers.values())].map((e) => e.settled()));
   }
 
-  /** `action` lower-cased. */
-  private enforcerFor(principalKey: string, action: string): Enforcer {
-    const own = this.principalEnforcers.get(principalKey);
-    if (own) return own.forAction(action);
-    if (this.sourcesOf(principalKey).length === 0) return this.emptyEnforcer;
-    if (!this.accountEnforcer) {
-      throw new Error(`This authorizer was built for one principal; ${principalKey} is not it`);
+  /** Casbin's decision for one layer's key; `action` lower-cased. */
+  private decide(key: string, action: string, resourceArn: string, context: RequestContext): LayerDecision {
+    const own = this.principalEnforcers.get(key);
+    if (own) return own.decide(key, action, resourceArn, context);
+    let enforcer = this.emptyEnforcer;
+    if (this.sourcesOf(key).length > 0) {
+      if (!this.accountEnforcer) {
+        throw new Error(`This authorizer was built for one principal; ${key} is not it`);
+      }
+      enforcer = this.accountEnforcer;
     }
-    return this.accountEnforcer;
+    const [allowed, rule] = enforcer.enforceExSync(key, action, resourceArn, context);
+    // With this effect, Casbin reports the deciding rule: a Deny when one matched.
+    return { allowed, explicitDeny: !allowed && rule.length > 0 };
   }
 
   /** The policies `principalKey` reaches through its bindings (directly or via groups). */

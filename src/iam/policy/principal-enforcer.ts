@@ -1,99 +1,166 @@
 import type { Enforcer } from 'casbin';
 import { newIamEnforcer, type CasbinRule, type RuleRegistry } from './casbin-model';
-import { actionMatches, type ActionMatcher } from './compiled-statement';
+import {
+  actionMatches,
+  resourceMatches,
+  type CompiledStatement,
+  type ResourceMatcher,
+  type ActionMatcher,
+} from './compiled-statement';
 import { LruCache } from './lru-cache';
+import type { RequestContext } from './request-context';
 
-/** A `p` rule and the Action/NotAction matcher of the statement it encodes. */
+/** A `p` rule and the matchers of the statement it encodes. */
 export interface PrincipalRule {
   rule: CasbinRule;
   actions: ActionMatcher;
+  resources: ResourceMatcher;
+  conditional: boolean;
+}
+
+export function principalRule(rule: CasbinRule, statement: CompiledStatement): PrincipalRule {
+  return {
+    rule,
+    actions: statement.actions,
+    resources: statement.resources,
+    conditional: statement.condition !== undefined,
+  };
+}
+
+/** One layer's answer from Casbin: allowed, or not — and then whether a Deny matched. */
+export interface LayerDecision {
+  allowed: boolean;
+  explicitDeny: boolean;
 }
 
 /** Actions remembered per principal: the server checks a few dozen distinct ones. */
 const ACTIONS_PER_PRINCIPAL = 256;
-/** Rule subsets per principal: each is a Casbin enforcer (~9 KB), so memory stays bounded. */
+/** Answers remembered per principal, by the set of unconditional rules that applied. */
+const ANSWERS_PER_PRINCIPAL = 256;
+/** Rule-subset enforcers per principal: each is ~9 KB, so memory stays bounded. */
 const SUBSETS_PER_PRINCIPAL = 16;
 
 /**
- * The Casbin enforcers of the principals that reach one set of policies. Casbin evaluates its
- * matcher once per rule on every request (about 2–3 µs a rule, on top of ~3 µs a call), and a
- * principal may reach hundreds of rules. A rule whose Action/NotAction does not match the
- * request's action cannot match — the matcher is a conjunction with `iamActionMatch`, the same
- * function as `actionMatches` — so an enforcer holding only the rules whose action matches
- * decides exactly as the one holding all of them. Those subsets are built on the first request
- * for an action; Casbin builds enforcers asynchronously, so until one is ready the enforcer
- * holding every rule answers.
+ * Casbin decides for the principals that reach one set of policies — without scanning every
+ * rule on every request. Casbin evaluates its matcher once per rule (a few µs each, on top of
+ * ~3 µs a call), and a principal may reach hundreds of rules; but the matcher is a conjunction
+ * (`g(...) && iamActionMatch(...) && iamResourceMatch(...) && iamCondition(...)`), so a rule
+ * whose action or resource does not match the request cannot match, and leaving it out
+ * changes nothing. Per request the rules that apply are picked with the very functions the
+ * matcher calls (`actionMatches`, `resourceMatches`), like an index before a scan:
+ *
+ * - when none of the picked rules has a condition, every one of them matches, so Casbin's
+ *   answer depends on that set alone: it is asked once per set and its answer remembered;
+ * - otherwise Casbin decides the request with an enforcer holding just the picked rules, or
+ *   until that is ready (Casbin builds enforcers asynchronously, so subsets are built on first
+ *   sight) the enforcer holding all of them. Both give the same answer.
  */
 export class PrincipalEnforcer {
-  /** Folded action → the enforcer that decides it (a subset, `all` or `empty`). */
-  private readonly byAction = new LruCache<string, Enforcer>(ACTIONS_PER_PRINCIPAL);
-  /** Picked rule indexes (joined) → their enforcer. */
-  private readonly subsets = new Map<string, Enforcer>();
-  private readonly pending = new Map<string, Promise<void>>();
+  /** Folded action → indexes of the rules whose Action/NotAction matches it. */
+  private readonly byAction = new LruCache<string, number[]>(ACTIONS_PER_PRINCIPAL);
+  /** The rules that applied (indexes, all unconditional) → Casbin's answer. */
+  private readonly answers = new LruCache<string, LayerDecision>(ANSWERS_PER_PRINCIPAL);
+  private readonly subsets = new Subsets();
 
   private constructor(
     private readonly registry: RuleRegistry,
     private readonly rules: readonly PrincipalRule[],
     private readonly links: [string, string][],
     /** Every rule the principals reach. */
-    readonly all: Enforcer,
-    private readonly empty: Enforcer,
+    private readonly all: Enforcer,
   ) {}
 
   static async create(
     registry: RuleRegistry,
     rules: readonly PrincipalRule[],
     links: [string, string][],
-    empty: Enforcer,
   ): Promise<PrincipalEnforcer> {
     const all = await loadEnforcer(
       registry,
       rules.map((r) => r.rule),
       links,
     );
-    return new PrincipalEnforcer(registry, rules, links, all, empty);
+    return new PrincipalEnforcer(registry, rules, links, all);
   }
 
-  /** The enforcer to ask about `action` (lower-cased). */
-  forAction(action: string): Enforcer {
-    const known = this.byAction.get(action);
-    if (known) return known;
-    const picked: number[] = [];
-    for (let i = 0; i < this.rules.length; i++) {
-      if (actionMatches(this.rules[i].actions, action)) picked.push(i);
+  /** Casbin's decision for `key` (one of the principals), `action` lower-cased. */
+  decide(key: string, action: string, resource: string, context: RequestContext): LayerDecision {
+    let applying = '';
+    let conditional = false;
+    for (const i of this.rulesFor(action)) {
+      const rule = this.rules[i];
+      if (!resourceMatches(rule.resources, resource, context)) continue;
+      applying += `${i},`;
+      conditional ||= rule.conditional;
     }
-    if (picked.length === this.rules.length) return this.remember(action, this.all);
-    if (picked.length === 0) return this.remember(action, this.empty);
-    const key = picked.join(',');
-    const subset = this.subsets.get(key);
-    if (subset) return this.remember(action, subset);
-    if (!this.pending.has(key) && this.subsets.size + this.pending.size < SUBSETS_PER_PRINCIPAL) {
-      this.pending.set(key, this.buildSubset(key, picked));
+    if (!conditional) {
+      const known = this.answers.get(applying);
+      if (known) return known;
     }
-    return this.all;
+    const enforcer =
+      (conditional ? this.subsets.get(applying, () => this.subset(applying)) : undefined) ?? this.all;
+    const [allowed, matched] = enforcer.enforceExSync(key, action, resource, context);
+    // With this effect Casbin reports the deciding rule: a Deny when one matched.
+    const decision = { allowed, explicitDeny: !allowed && matched.length > 0 };
+    if (!conditional) this.answers.set(applying, decision);
+    return decision;
   }
 
   /** Resolves once the subsets being built are ready (for tests and benches). */
   async settled(): Promise<void> {
-    await Promise.all(this.pending.values());
+    await this.subsets.settled();
   }
 
-  private remember(action: string, enforcer: Enforcer): Enforcer {
-    this.byAction.set(action, enforcer);
-    return enforcer;
-  }
-
-  private async buildSubset(key: string, picked: number[]): Promise<void> {
-    try {
-      const rules = picked.map((i) => this.rules[i].rule);
-      this.subsets.set(key, await loadEnforcer(this.registry, rules, this.links));
-    } catch {
-      // Casbin accepted these very rules in `all`; should it refuse a subset, `all` keeps
-      // answering for it: the same decisions, only slower.
-      this.subsets.set(key, this.all);
-    } finally {
-      this.pending.delete(key);
+  private rulesFor(action: string): number[] {
+    let picked = this.byAction.get(action);
+    if (!picked) {
+      picked = [];
+      for (let i = 0; i < this.rules.length; i++) {
+        if (actionMatches(this.rules[i].actions, action)) picked.push(i);
+      }
+      this.byAction.set(action, picked);
     }
+    return picked;
+  }
+
+  /** An enforcer holding the rules whose indexes `key` lists (`i,j,`). */
+  private subset(key: string): Promise<Enforcer> {
+    const picked = key.split(',').filter(Boolean).map(Number);
+    return loadEnforcer(
+      this.registry,
+      picked.map((i) => this.rules[i].rule),
+      this.links,
+    );
+  }
+}
+
+/** Enforcers of rule subsets, built in the background on first use, at most SUBSETS_PER_PRINCIPAL. */
+class Subsets {
+  private readonly ready = new Map<string, Enforcer>();
+  private readonly pending = new Map<string, Promise<void>>();
+
+  /** The enforcer for `key` if built; else undefined, and it is built (within the bound). */
+  get(key: string, build: () => Promise<Enforcer>): Enforcer | undefined {
+    const enforcer = this.ready.get(key);
+    if (enforcer || this.pending.has(key)) return enforcer;
+    if (this.ready.size + this.pending.size >= SUBSETS_PER_PRINCIPAL) return undefined;
+    this.pending.set(
+      key,
+      build().then(
+        (built) => {
+          this.ready.set(key, built);
+          this.pending.delete(key);
+        },
+        // Casbin accepted these very rules in the enforcer holding them all; should it refuse
+        // a subset, the broader enforcer keeps answering for it: the same answers, slower.
+        () => undefined,
+      ),
+    );
+    return undefined;
+  }
+
+  async settled(): Promise<void> {
+    await Promise.all(this.pending.values());
   }
 }
 
