@@ -42,10 +42,10 @@ export interface AuthorizerOptions {
 }
 
 /**
- * Bounds for a 24 GiB server. A loaded principal with a handful of policies costs about
- * 30–60 KB (bench/authz.ts: Casbin enforcers are ~9 KB each, compiled statements ~1 KB), so
- * 50,000 principals stay within a few GiB; 1,000,000 statements caps principals that reach
- * unusually many.
+ * Bounds for a 24 GiB server. A loaded principal reaching ~10 policies costs about 50–60 KB
+ * (bench/authz.ts: its Casbin enforcers ~9 KB each, compiled statements, parsed documents),
+ * so 50,000 principals stay within about 3 GiB; 1,000,000 statements cap principals that
+ * reach unusually many.
  */
 export const DEFAULT_MAX_PRINCIPALS = 50_000;
 export const DEFAULT_MAX_STATEMENTS = 1_000_000;
@@ -67,17 +67,19 @@ interface CompiledPrincipal {
 }
 
 interface Entry {
-  cacheKey: string;
+  key: string;
   accountId: string;
   building: Promise<CompiledPrincipal>;
   /** Set once built and kept: the hot path reads it without awaiting. */
   compiled?: CompiledPrincipal;
+  /** Asked since eviction last passed it: it gets a second chance (CLOCK). */
+  used: boolean;
 }
 
 /**
  * Decides IAM requests. Each principal (account + principal key) gets its own AccountAuthorizer,
- * built on first use from just the policies it reaches, kept in a bounded least-recently-used
- * cache, and dropped — with every other principal of its account — whenever IamChanges reports
+ * built on first use from just the policies it reaches, kept in a bounded cache (the least
+ * recently used leave first, approximately), and dropped — with every other principal of its account — whenever IamChanges reports
  * a write there (on this instance at once, on others through NOTIFY). An IAM write thus costs
  * the next request of each principal of the account one small load, not a rebuild of the
  * whole account.
@@ -88,9 +90,14 @@ interface Entry {
  * visible, still get its answer).
  */
 export class Authorizer {
-  /** In least-recently-used order: a Map iterates in insertion order and hits re-insert. */
-  private readonly entries = new Map<string, Entry>();
-  private readonly keysByAccount = new Map<string, Set<string>>();
+  /** Account id → principal key → entry: found without building a key, dropped per account. */
+  private readonly accounts = new Map<string, Map<string, Entry>>();
+  /**
+   * Every entry, in insertion order (a Set's). Eviction approximates least-recently-used as
+   * CLOCK does: a hit only marks its entry, and eviction moves marked entries to the back
+   * instead of dropping them — re-inserting on every hit would cost the hot path two writes.
+   */
+  private readonly clock = new Set<Entry>();
   private statements = 0;
   private readonly maxPrincipals: number;
   private readonly maxStatements: number;
@@ -164,81 +171,81 @@ export class Authorizer {
 
   /** Resolves once loaded authorizers finished their per-action rule subsets (tests, benches). */
   async settled(): Promise<void> {
-    await Promise.all([...this.entries.values()].map((e) => e.compiled?.authorizer.settled()));
+    await Promise.all([...this.clock].map((e) => e.compiled?.authorizer.settled()));
   }
 
   /** Whether the principal's authorizer is loaded (for tests). */
   isCached(accountId: string, key: string): boolean {
-    return this.entries.get(cacheKeyOf(accountId, key))?.compiled !== undefined;
+    return this.accounts.get(accountId)?.get(key)?.compiled !== undefined;
   }
 
   /** What the cache holds (for tests and benches). */
   get cacheSize(): { principals: number; statements: number } {
-    return { principals: this.entries.size, statements: this.statements };
+    return { principals: this.clock.size, statements: this.statements };
   }
 
   private forPrincipal(accountId: string, key: string): CompiledPrincipal | Promise<CompiledPrincipal> {
-    const cacheKey = cacheKeyOf(accountId, key);
-    const hit = this.entries.get(cacheKey);
+    let account = this.accounts.get(accountId);
+    const hit = account?.get(key);
     if (hit) {
-      this.entries.delete(cacheKey);
-      this.entries.set(cacheKey, hit);
+      hit.used = true;
       return hit.compiled ?? hit.building;
     }
     const building = this.load(accountId, key).then(compile(key));
-    const entry: Entry = { cacheKey, accountId, building };
-    this.entries.set(cacheKey, entry);
-    let keys = this.keysByAccount.get(accountId);
-    if (!keys) this.keysByAccount.set(accountId, (keys = new Set()));
-    keys.add(cacheKey);
+    const entry: Entry = { key, accountId, building, used: false };
+    if (!account) this.accounts.set(accountId, (account = new Map()));
+    account.set(key, entry);
+    this.clock.add(entry);
     this.evict();
     building.then(
       (compiled) => {
-        if (this.entries.get(cacheKey) !== entry) return;
+        if (!this.clock.has(entry)) return;
         entry.compiled = compiled;
         this.statements += compiled.statements;
         this.evict();
       },
-      () => {
-        if (this.entries.get(cacheKey) === entry) this.remove(entry);
-      },
+      () => this.remove(entry),
     );
     return building;
   }
 
-  /** Drops least recently used entries until both bounds hold (the newest entry included). */
+  /** Drops entries not used lately until both bounds hold (the newest entry included). */
   private evict(): void {
-    for (const entry of this.entries.values()) {
-      if (this.entries.size <= this.maxPrincipals && this.statements <= this.maxStatements) return;
-      this.remove(entry);
+    while (this.clock.size > this.maxPrincipals || this.statements > this.maxStatements) {
+      const oldest = this.clock.values().next();
+      if (oldest.done) return;
+      const entry = oldest.value;
+      if (entry.used) {
+        // Terminates: each entry is moved at most once before every entry is unmarked.
+        entry.used = false;
+        this.clock.delete(entry);
+        this.clock.add(entry);
+      } else this.remove(entry);
     }
   }
 
+  /** Forgets `entry` if it is still cached (a no-op for one already dropped or replaced). */
   private remove(entry: Entry): void {
-    this.entries.delete(entry.cacheKey);
+    if (!this.clock.delete(entry)) return;
     if (entry.compiled) this.statements -= entry.compiled.statements;
-    const keys = this.keysByAccount.get(entry.accountId);
-    keys?.delete(entry.cacheKey);
-    if (keys?.size === 0) this.keysByAccount.delete(entry.accountId);
+    const account = this.accounts.get(entry.accountId);
+    if (account?.get(entry.key) === entry) account.delete(entry.key);
+    if (account?.size === 0) this.accounts.delete(entry.accountId);
   }
 
   private dropAccount(accountId: string): void {
-    for (const cacheKey of this.keysByAccount.get(accountId) ?? []) {
-      const entry = this.entries.get(cacheKey);
-      if (entry) this.remove(entry);
+    for (const entry of this.accounts.get(accountId)?.values() ?? []) {
+      this.clock.delete(entry);
+      if (entry.compiled) this.statements -= entry.compiled.statements;
     }
-    this.keysByAccount.delete(accountId);
+    this.accounts.delete(accountId);
   }
 
   private clear(): void {
-    this.entries.clear();
-    this.keysByAccount.clear();
+    this.accounts.clear();
+    this.clock.clear();
     this.statements = 0;
   }
-}
-
-function cacheKeyOf(accountId: string, key: string): string {
-  return `${accountId} ${key}`;
 }
 
 function compile(key: string): (snapshot: AccountSnapshot) => Promise<CompiledPrincipal> {

@@ -328,7 +328,7 @@ describe('the cache follows IAM changes', () => {
 });
 
 describe('the cache bound', () => {
-  it('keeps at most maxPrincipals, least recently used out first, deciding right after eviction', async () => {
+  it('keeps at most maxPrincipals, those used lately kept, deciding right after eviction', async () => {
     const accountId = await account('bounded');
     const users: Principal[] = [];
     for (let u = 0; u < 8; u++) {

@@ -7,8 +7,36 @@ import {
   type ResourceMatcher,
   type ActionMatcher,
 } from './compiled-statement';
-import { LruCache } from './lru-cache';
 import type { RequestContext } from './request-context';
+
+/**
+ * A set of a principal's rules: a bit mask of their indexes when there are at most MASK_BITS
+ * rules (no allocation per request), else the indexes as `i,j,`.
+ */
+type RuleSetKey = number | string;
+const MASK_BITS = 30;
+
+/**
+ * A map holding at most `capacity` entries, the oldest inserted leaving first. Hits do not
+ * reorder (unlike LruCache): these caches are small and hot, and a hit must cost one lookup.
+ */
+class BoundedMap<K, V> {
+  private readonly entries = new Map<K, V>();
+
+  constructor(private readonly capacity: number) {}
+
+  get(key: K): V | undefined {
+    return this.entries.get(key);
+  }
+
+  set(key: K, value: V): void {
+    if (this.entries.size >= this.capacity && !this.entries.has(key)) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+    this.entries.set(key, value);
+  }
+}
 
 /** A `p` rule and the matchers of the statement it encodes. */
 export interface PrincipalRule {
@@ -57,9 +85,9 @@ const SUBSETS_PER_PRINCIPAL = 16;
  */
 export class PrincipalEnforcer {
   /** Folded action → indexes of the rules whose Action/NotAction matches it. */
-  private readonly byAction = new LruCache<string, number[]>(ACTIONS_PER_PRINCIPAL);
-  /** The rules that applied (indexes, all unconditional) → Casbin's answer. */
-  private readonly answers = new LruCache<string, LayerDecision>(ANSWERS_PER_PRINCIPAL);
+  private readonly byAction = new BoundedMap<string, number[]>(ACTIONS_PER_PRINCIPAL);
+  /** The rules that applied (all unconditional) → Casbin's answer. */
+  private readonly answers = new BoundedMap<RuleSetKey, LayerDecision>(ANSWERS_PER_PRINCIPAL);
   private readonly subsets = new Subsets();
 
   private constructor(
@@ -85,14 +113,19 @@ export class PrincipalEnforcer {
 
   /** Casbin's decision for `key` (one of the principals), `action` lower-cased. */
   decide(key: string, action: string, resource: string, context: RequestContext): LayerDecision {
-    let applying = '';
+    // The hot path: a bit mask, unless the principals reach too many rules for one.
+    const small = this.rules.length <= MASK_BITS;
+    let mask = 0;
+    let list = '';
     let conditional = false;
     for (const i of this.rulesFor(action)) {
       const rule = this.rules[i];
       if (!resourceMatches(rule.resources, resource, context)) continue;
-      applying += `${i},`;
+      if (small) mask |= 1 << i;
+      else list += `${i},`;
       conditional ||= rule.conditional;
     }
+    const applying: RuleSetKey = small ? mask : list;
     if (!conditional) {
       const known = this.answers.get(applying);
       if (known) return known;
@@ -123,9 +156,12 @@ export class PrincipalEnforcer {
     return picked;
   }
 
-  /** An enforcer holding the rules whose indexes `key` lists (`i,j,`). */
-  private subset(key: string): Promise<Enforcer> {
-    const picked = key.split(',').filter(Boolean).map(Number);
+  /** An enforcer holding the rules `key` names. */
+  private subset(key: RuleSetKey): Promise<Enforcer> {
+    const picked =
+      typeof key === 'number'
+        ? this.rules.map((_, i) => i).filter((i) => (key & (1 << i)) !== 0)
+        : key.split(',').filter(Boolean).map(Number);
     return loadEnforcer(
       this.registry,
       picked.map((i) => this.rules[i].rule),
@@ -136,11 +172,11 @@ export class PrincipalEnforcer {
 
 /** Enforcers of rule subsets, built in the background on first use, at most SUBSETS_PER_PRINCIPAL. */
 class Subsets {
-  private readonly ready = new Map<string, Enforcer>();
-  private readonly pending = new Map<string, Promise<void>>();
+  private readonly ready = new Map<RuleSetKey, Enforcer>();
+  private readonly pending = new Map<RuleSetKey, Promise<void>>();
 
   /** The enforcer for `key` if built; else undefined, and it is built (within the bound). */
-  get(key: string, build: () => Promise<Enforcer>): Enforcer | undefined {
+  get(key: RuleSetKey, build: () => Promise<Enforcer>): Enforcer | undefined {
     const enforcer = this.ready.get(key);
     if (enforcer || this.pending.has(key)) return enforcer;
     if (this.ready.size + this.pending.size >= SUBSETS_PER_PRINCIPAL) return undefined;
