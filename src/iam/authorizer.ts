@@ -169,7 +169,7 @@ export class Authorizer {
     return session !== undefined && sessionKeysOf(session).some((key) => key.startsWith(prefix));
   }
 
-  /** Resolves once loaded authorizers finished their per-action rule subsets (tests, benches). */
+  /** Resolves once loaded authorizers finished building their rule subsets (tests, benches). */
   async settled(): Promise<void> {
     await Promise.all([...this.clock].map((e) => e.compiled?.authorizer.settled()));
   }

@@ -200,7 +200,7 @@ describe('per-principal loading', () => {
     ];
     const contexts: RequestContext[] = [{}, { 'aws:resourcetag/env': 'prod', 'aws:username': 'u10' }];
     const seen = new Set<string>();
-    // Twice: first as loaded, then with the per-action rule subsets built by the first pass.
+    // Twice: first as loaded, then with the rule subsets and answers of the first pass.
     for (const pass of [1, 2]) {
       for (const principal of principals) {
         const key = principalKey(principal);

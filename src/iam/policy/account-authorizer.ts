@@ -365,7 +365,7 @@ export class AccountAuthorizer {
     return { allowed, allows: allowed ? matches.allows : [], denies: explicitDeny ? matches.denies : [] };
   }
 
-  /** Resolves once the per-action rule subsets being built are ready (for tests and benches). */
+  /** Resolves once the rule subsets being built are ready (for tests and benches). */
   async settled(): Promise<void> {
     await Promise.all([...new Set(this.principalEnforcers.values())].map((e) => e.settled()));
   }
