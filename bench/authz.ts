@@ -181,7 +181,7 @@ async function workingSet(services: Services): Promise<void> {
   }
   gc();
   const heapLoaded = process.memoryUsage().heapUsed;
-  // Every principal meets every action once, so the per-action rule subsets get built.
+  // Every principal meets every action once: its rule subsets and first answers get built.
   for (const principal of principals)
     for (let n = 0; n < ACTIONS.length; n++) await authorizer.isAllowed(principal, requestOf(principal, n));
   await authorizer.settled();
