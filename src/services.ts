@@ -110,7 +110,7 @@ export async function createServices(
   const roles = new RoleService(db, changes, tags);
   const policies = new PolicyService(db, changes, identities, roles);
   const iamNames = iamNamesOf(db, identities, policies, roles);
-  const authorizer = new Authorizer(policies, changes);
+  const authorizer = new Authorizer(dataSource.manager, changes);
   const tokens = await TokenService.create({
     dataSource,
     keyFile: config.signingKeyFile,

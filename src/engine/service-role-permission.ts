@@ -93,11 +93,11 @@ export class ServiceRolePermission implements InvokePermission {
     // The account root too: its account's guardrails cap it.
     const context = engineRequestContext(principal, this.region);
     const tagOwner = principal.role?.roleArn ?? principal.arn;
-    if (await this.authorizer.usesConditionKeyPrefix(principal.accountId, 'aws:principaltag/')) {
+    if (await this.authorizer.usesConditionKeyPrefix(principal, 'aws:principaltag/')) {
       for (const [key, value] of Object.entries(await this.tagsOf(principal.accountId, tagOwner)))
         context[`aws:principaltag/${key.toLowerCase()}`] = value;
     }
-    if (await this.authorizer.usesConditionKeyPrefix(principal.accountId, 'aws:resourcetag/')) {
+    if (await this.authorizer.usesConditionKeyPrefix(principal, 'aws:resourcetag/')) {
       for (const [key, value] of Object.entries(await this.tagsOf(parsed.account, targetArn)))
         context[`aws:resourcetag/${key.toLowerCase()}`] = value;
     }

@@ -72,7 +72,7 @@ export async function conditionContext(
     'aws:sourceip': ctx.sourceIp,
     'aws:securetransport': 'false',
   };
-  if (await ctx.services.authorizer.usesConditionKeyPrefix(principal.accountId, 'aws:principaltag/')) {
+  if (await ctx.services.authorizer.usesConditionKeyPrefix(principal, 'aws:principaltag/')) {
     // A user's own tags; a role session's are its role's.
     const owner = principal.role?.roleArn ?? principal.arn;
     for (const [key, value] of Object.entries(await ctx.services.tags.tagMap(principal.accountId, owner)))
@@ -82,7 +82,7 @@ export async function conditionContext(
     context['aws:tagkeys'] = requestTags.map((t) => t.key);
     for (const tag of requestTags) context[`aws:requesttag/${tag.key.toLowerCase()}`] = tag.value ?? '';
   }
-  if (await ctx.services.authorizer.usesConditionKeyPrefix(principal.accountId, 'aws:resourcetag/')) {
+  if (await ctx.services.authorizer.usesConditionKeyPrefix(principal, 'aws:resourcetag/')) {
     for (const [key, value] of Object.entries(await resourceTags(ctx, principal, resource))) {
       context[`aws:resourcetag/${key.toLowerCase()}`] = value;
     }

@@ -1,5 +1,5 @@
 import type { Enforcer } from 'casbin';
-import { newIamEnforcer, RuleRegistry, type CasbinRule } from './casbin-model';
+import { RuleRegistry } from './casbin-model';
 import {
   compileDocument,
   compileStatement,
@@ -8,6 +8,13 @@ import {
 } from './compiled-statement';
 import { LruCache } from './lru-cache';
 import type { PolicyDocument } from './policy-document';
+import {
+  loadEnforcer,
+  principalRule,
+  PrincipalEnforcer,
+  type LayerDecision,
+  type PrincipalRule,
+} from './principal-enforcer';
 import type { RequestContext } from './request-context';
 
 export type { RequestContext } from './request-context';
@@ -17,8 +24,10 @@ export type { RequestContext } from './request-context';
  * `p` rule (see policies/model.conf), principals reach policies through `g` links, and the
  * effect is "some allow and no deny". The account enforcer holds every rule and binding; each
  * user or role also gets an enforcer holding only the rules it reaches, since Casbin scans
- * rules linearly. Built from a snapshot and immutable: when the account's IAM data changes,
- * build a new one and swap it in.
+ * rules linearly (and each request only the rules that can apply to it: PrincipalEnforcer).
+ * Built from a snapshot and immutable: when the account's IAM data changes, build a new one
+ * and swap it in. A snapshot may also hold just what one principal reaches
+ * (`BuildOptions.principal`, src/iam/policies/principal-policies.ts).
  *
  * `evaluate` takes the decision from Casbin (`enforceExSync` tells an explicit Deny from no
  * Allow) and lists matched statements with a second pass over the principal's compiled
@@ -77,6 +86,15 @@ export const EVALUATION_LAYERS: readonly EvaluationLayer[] = [
   'identity',
 ];
 
+export interface BuildOptions {
+  /**
+   * The snapshot holds only what this principal key reaches (its policies, groups and layers),
+   * and only that key — or keys reaching no policy — will be asked about: the whole-account
+   * enforcer, which only other keys (a group's) need, is not built. Asking such a key throws.
+   */
+  principal?: string;
+}
+
 export interface EvaluationOptions {
   /** The session's policy (assumed-role sessions): narrows, never widens. */
   sessionPolicy?: PolicyDocument;
@@ -114,6 +132,20 @@ export const SESSION_POLICY_SOURCE = { id: 'session', arn: '', name: 'SessionPol
 const MAX_MEMBERSHIP_DEPTH = 10;
 const PRINCIPAL_CACHE_SIZE = 1_000;
 
+// Holds no rule and no link: it answers "no" to everything, for any registry, so all share one.
+let sharedEmpty: Promise<Enforcer> | undefined;
+function sharedEmptyEnforcer(): Promise<Enforcer> {
+  if (!sharedEmpty) {
+    const building = loadEnforcer(new RuleRegistry(), [], []);
+    // A failed build is not kept: the next build tries again (and reports its own failure).
+    building.catch(() => {
+      if (sharedEmpty === building) sharedEmpty = undefined;
+    });
+    sharedEmpty = building;
+  }
+  return sharedEmpty;
+}
+
 interface CompiledSource {
   source: PolicySource;
   statements: CompiledStatement[];
@@ -138,10 +170,13 @@ export class AccountAuthorizer {
 
   private constructor(
     readonly accountId: string,
-    /** Every rule and every binding of the account: the reference, and the fallback. */
-    private readonly accountEnforcer: Enforcer,
-    /** Per principal: an enforcer holding only the rules of the policies it reaches. */
-    private readonly principalEnforcers: ReadonlyMap<string, Enforcer>,
+    /**
+     * Every rule and every binding of the account: the reference, and the fallback for keys
+     * that are not principals. Not built for a one-principal snapshot (BuildOptions.principal).
+     */
+    private readonly accountEnforcer: Enforcer | undefined,
+    /** Per principal: enforcers holding only the rules of the policies it reaches. */
+    private readonly principalEnforcers: ReadonlyMap<string, PrincipalEnforcer>,
     /** Rules nobody reaches: the answer for a key with no bindings (a user with no policies). */
     private readonly emptyEnforcer: Enforcer,
     private readonly principalSources: ReadonlyMap<string, CompiledSource[]>,
@@ -152,10 +187,10 @@ export class AccountAuthorizer {
     private readonly hasGuardrails: boolean,
   ) {}
 
-  static async build(snapshot: AccountSnapshot): Promise<AccountAuthorizer> {
+  static async build(snapshot: AccountSnapshot, options: BuildOptions = {}): Promise<AccountAuthorizer> {
     const registry = new RuleRegistry();
     const sources = new Map<string, CompiledSource>();
-    const rulesBySource = new Map<string, CasbinRule[]>();
+    const rulesBySource = new Map<string, PrincipalRule[]>();
     for (const source of snapshot.policies) {
       if (sources.has(source.id)) throw new Error(`Duplicate policy source id ${source.id}`);
       const { document } = source;
@@ -166,7 +201,10 @@ export class AccountAuthorizer {
       rulesBySource.set(
         source.id,
         document.statements.map((statement, index) =>
-          registry.encode(source.id, statement, document.version, statements[index]),
+          principalRule(
+            registry.encode(source.id, statement, document.version, statements[index]),
+            statements[index],
+          ),
         ),
       );
     }
@@ -193,8 +231,15 @@ export class AccountAuthorizer {
       targets.add(of);
     }
 
-    const accountEnforcer = await loadEnforcer(registry, [...rulesBySource.values()].flat(), links);
-    const emptyEnforcer = await loadEnforcer(registry, [], []);
+    const accountEnforcer =
+      options.principal === undefined
+        ? await loadEnforcer(
+            registry,
+            [...rulesBySource.values()].flat().map((r) => r.rule),
+            links,
+          )
+        : undefined;
+    const empty = await sharedEmptyEnforcer();
 
     // Casbin's cost is linear in the rules it scans, so each principal (a member that nothing
     // is a member of: a user or a role) gets an enforcer with only the rules it can reach,
@@ -210,7 +255,7 @@ export class AccountAuthorizer {
       if (sharing) sharing.push(member);
       else principalsBySet.set(key, [member]);
     }
-    const principalEnforcers = new Map<string, Enforcer>();
+    const principalEnforcers = new Map<string, PrincipalEnforcer>();
     for (const principals of principalsBySet.values()) {
       const reached = principalSources.get(principals[0]) ?? [];
       const rules = reached.flatMap(({ source }) => rulesBySource.get(source.id) ?? []);
@@ -219,7 +264,7 @@ export class AccountAuthorizer {
       const direct = principals.flatMap((principal) =>
         reached.map(({ source }): [string, string] => [principal, source.id]),
       );
-      const enforcer = await loadEnforcer(registry, rules, direct);
+      const enforcer = await PrincipalEnforcer.create(registry, rules, direct);
       for (const principal of principals) principalEnforcers.set(principal, enforcer);
     }
 
@@ -227,7 +272,7 @@ export class AccountAuthorizer {
       snapshot.accountId,
       accountEnforcer,
       principalEnforcers,
-      emptyEnforcer,
+      empty,
       principalSources,
       sources,
       memberships,
@@ -301,19 +346,12 @@ export class AccountAuthorizer {
     options: EvaluationOptions = {},
   ): boolean {
     const folded = action.toLowerCase();
-    if (
-      !options.root &&
-      !this.enforcerFor(principalKey).enforceSync(principalKey, folded, resourceArn, context)
-    )
-      return false;
-    if (
-      this.hasGuardrails &&
-      !this.enforcerFor(GUARDRAILS_KEY).enforceSync(GUARDRAILS_KEY, folded, resourceArn, context)
-    )
+    if (!options.root && !this.decide(principalKey, folded, resourceArn, context).allowed) return false;
+    if (this.hasGuardrails && !this.decide(GUARDRAILS_KEY, folded, resourceArn, context).allowed)
       return false;
     if (!options.root && this.bounded.has(principalKey)) {
       const key = boundaryKey(principalKey);
-      if (!this.enforcerFor(key).enforceSync(key, folded, resourceArn, context)) return false;
+      if (!this.decide(key, folded, resourceArn, context).allowed) return false;
     }
     if (!options.sessionPolicy) return true;
     let sessionAllows = false;
@@ -327,9 +365,7 @@ export class AccountAuthorizer {
 
   /** One layer decided by Casbin (`enforceExSync` tells an explicit Deny from no Allow), explained. */
   private layerOf(key: string, action: string, resourceArn: string, context: RequestContext): LayerResult {
-    const [allowed, rule] = this.enforcerFor(key).enforceExSync(key, action, resourceArn, context);
-    // With this effect, Casbin reports the deciding rule: a Deny when one matched.
-    const explicitDeny = !allowed && rule.length > 0;
+    const { allowed, explicitDeny } = this.decide(key, action, resourceArn, context);
     const matches = matchStatements(this.sourcesOf(key), action, resourceArn, context);
     if (explicitDeny && matches.denies.length === 0) {
       // The two passes use the same matchers; a disagreement is a bug, never a reason to allow.
@@ -338,10 +374,25 @@ export class AccountAuthorizer {
     return { allowed, allows: allowed ? matches.allows : [], denies: explicitDeny ? matches.denies : [] };
   }
 
-  private enforcerFor(principalKey: string): Enforcer {
-    const own = this.principalEnforcers.get(principalKey);
-    if (own) return own;
-    return this.sourcesOf(principalKey).length === 0 ? this.emptyEnforcer : this.accountEnforcer;
+  /** Resolves once the rule subsets being built are ready (for tests and benches). */
+  async settled(): Promise<void> {
+    await Promise.all([...new Set(this.principalEnforcers.values())].map((e) => e.settled()));
+  }
+
+  /** Casbin's decision for one layer's key; `action` lower-cased. */
+  private decide(key: string, action: string, resourceArn: string, context: RequestContext): LayerDecision {
+    const own = this.principalEnforcers.get(key);
+    if (own) return own.decide(key, action, resourceArn, context);
+    let enforcer = this.emptyEnforcer;
+    if (this.sourcesOf(key).length > 0) {
+      if (!this.accountEnforcer) {
+        throw new Error(`This authorizer was built for one principal; ${key} is not it`);
+      }
+      enforcer = this.accountEnforcer;
+    }
+    const [allowed, rule] = enforcer.enforceExSync(key, action, resourceArn, context);
+    // With this effect, Casbin reports the deciding rule: a Deny when one matched.
+    return { allowed, explicitDeny: !allowed && rule.length > 0 };
   }
 
   /** The policies `principalKey` reaches through its bindings (directly or via groups). */
@@ -353,23 +404,6 @@ export class AccountAuthorizer {
       )
     );
   }
-}
-
-async function loadEnforcer(
-  registry: RuleRegistry,
-  rules: CasbinRule[],
-  links: [string, string][],
-): Promise<Enforcer> {
-  const enforcer = await newIamEnforcer(registry);
-  // Both calls refuse the whole batch if one rule is a duplicate; ours are unique by
-  // construction (source id + statement index, deduplicated bindings).
-  if (rules.length > 0 && !(await enforcer.addPolicies(rules))) {
-    throw new Error('Casbin refused the account rules');
-  }
-  if (links.length > 0 && !(await enforcer.addGroupingPolicies(links))) {
-    throw new Error('Casbin refused the account bindings');
-  }
-  return enforcer;
 }
 
 /** Breadth-first over bindings, as deep as Casbin's role manager looks (the key itself included). */
