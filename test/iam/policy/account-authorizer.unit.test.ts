@@ -333,7 +333,8 @@ describe('AccountAuthorizer: session policies', () => {
       session,
     );
     expect(
-      authz.evaluate('user:alice', 'codepipeline:DeletePipeline', PIPELINE, {}, { sessionPolicy: session }).matchedStatements,
+      authz.evaluate('user:alice', 'codepipeline:DeletePipeline', PIPELINE, {}, { sessionPolicy: session })
+        .matchedStatements,
     ).toEqual([
       {
         sourcePolicyId: 'session',
