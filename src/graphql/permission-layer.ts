@@ -131,11 +131,16 @@ async function boundaryContext(
   args: Record<string, unknown>,
 ): Promise<RequestContext> {
   if (!key) return {};
+  // The boundary a call sets is named as stored: a Deny on `policy/DevBoundary` must hold for
+  // `policy/devboundary` too (policy names are unique without regard to case).
+  const given = 'arg' in key ? args[key.arg] : undefined;
   const boundary =
     'arg' in key
-      ? args[key.arg]
+      ? typeof given === 'string'
+        ? await ctx.services.iamNames.canonicalArn(principal.accountId, given)
+        : undefined
       : await ctx.services.boundaries.boundaryOf(principal.accountId, key.holder, key.name(args));
-  return typeof boundary === 'string' ? { 'iam:permissionsboundary': boundary } : {};
+  return boundary !== undefined ? { 'iam:permissionsboundary': boundary } : {};
 }
 
 /**

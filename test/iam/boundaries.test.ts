@@ -118,6 +118,27 @@ describe('permissions boundaries', () => {
     await delegate.fails(PUT, { u: 'delegate', d: allow('*') }, 'ACCESS_DENIED');
   });
 
+  it('decides iam:PermissionsBoundary on the canonical ARN, so a Deny naming it holds for any spelling', async () => {
+    const creator = await userWithPolicy(server, account, {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: 'iam:CreateUser', Resource: '*' },
+        {
+          Effect: 'Deny',
+          Action: 'iam:CreateUser',
+          Resource: '*',
+          Condition: { StringEquals: { 'iam:PermissionsBoundary': boundaryArn } },
+        },
+      ],
+    });
+    await creator.fails(
+      CREATE_USER,
+      { u: 'sneaky', b: boundaryArn.replace('DevBoundary', 'DEVBOUNDARY') },
+      'ACCESS_DENIED',
+    );
+    await creator.ok(CREATE_USER, { u: 'plain' });
+  });
+
   it('caps a role and its sessions too', async () => {
     await account.root.ok(
       `mutation($d: JSON!, $b: String) { createRole(roleName: "BoundedRole", assumeRolePolicyDocument: $d,
