@@ -1,6 +1,3 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CREATE_PIPELINE,
@@ -12,7 +9,7 @@ import {
 import { allow, newAccount, signIn, userWithPolicy, type TestAccount } from '../support/factories';
 import { GitRepo } from '../support/git-repo';
 import { GraphQLClient } from '../support/graphql-client';
-import { startServerProcess, type ServerProcess } from '../support/server-process';
+import { startPeerProcess, type PeerProcess } from '../support/server-process';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/test-server';
 import { refusal, TestSocket, waitUntil, type TestSubscription } from '../support/ws-subscription';
 
@@ -22,8 +19,7 @@ import { refusal, TestSocket, waitUntil, type TestSubscription } from '../suppor
  * nothing; a subscriber never sees another account's events; permission is checked per event.
  */
 let a: TestServer;
-let b: ServerProcess;
-let bData: string;
+let b: PeerProcess;
 let account: TestAccount;
 let other: TestAccount;
 let repo: GitRepo;
@@ -87,28 +83,18 @@ function tokenOf(client: GraphQLClient): string {
 
 beforeAll(async () => {
   a = await startTestServer();
-  bData = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-test-b-'));
   // A second `sluice serve` process on the same database: its own sequencer, feed and LISTEN.
-  b = await startServerProcess({
-    DATABASE_URL: a.databaseUrl,
-    SLUICE_DATA_DIR: bData,
-    SLUICE_HOST: '127.0.0.1',
-    SLUICE_ADMIN_PASSWORD: ADMIN_PASSWORD,
-    SLUICE_LOG_LEVEL: 'silent',
-    SLUICE_SCRYPT_LOG_N: '14',
-    SLUICE_WORKER_CONCURRENCY: '0',
-  });
+  b = await startPeerProcess(a.databaseUrl, ADMIN_PASSWORD);
+
   account = await newAccount(a, 'events');
   other = await newAccount(a, 'others');
   repo = GitRepo.create({ 'app.txt': 'hello\n' });
 }, 120_000);
 afterAll(async () => {
   for (const socket of sockets) socket.close();
-  b?.child.kill('SIGTERM');
-  await new Promise((r) => b?.child.once('exit', r));
+  await b?.stop();
   await a.stop();
   repo.remove();
-  fs.rmSync(bData, { recursive: true, force: true });
 });
 
 describe('pipelineEvents across server processes', () => {

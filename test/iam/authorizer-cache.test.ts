@@ -1,6 +1,3 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { arn } from '../../src/iam/arn';
 import { Authorizer, type AuthorizationRequest, type AuthorizerOptions } from '../../src/iam/authorizer';
@@ -16,7 +13,7 @@ import { listManagedPolicies } from '../../src/iam/policy/managed-policies';
 import type { Services } from '../../src/services';
 import { allow, newAccount, signIn } from '../support/factories';
 import { GraphQLClient } from '../support/graphql-client';
-import { startServerProcess, type ServerProcess } from '../support/server-process';
+import { startPeerProcess, type PeerProcess } from '../support/server-process';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/test-server';
 
 /**
@@ -383,27 +380,13 @@ function denyGet(): object {
 }
 
 describe('across server processes', () => {
-  let b: ServerProcess;
-  let bData: string;
+  let b: PeerProcess;
 
   beforeAll(async () => {
-    bData = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-test-b-'));
     // A second `sluice serve` process on the same database: its own cache and LISTEN.
-    b = await startServerProcess({
-      DATABASE_URL: server.databaseUrl,
-      SLUICE_DATA_DIR: bData,
-      SLUICE_HOST: '127.0.0.1',
-      SLUICE_ADMIN_PASSWORD: ADMIN_PASSWORD,
-      SLUICE_LOG_LEVEL: 'silent',
-      SLUICE_SCRYPT_LOG_N: '14',
-      SLUICE_WORKER_CONCURRENCY: '0',
-    });
+    b = await startPeerProcess(server.databaseUrl, ADMIN_PASSWORD);
   }, 120_000);
-  afterAll(async () => {
-    b?.child.kill('SIGTERM');
-    await new Promise((r) => b?.child.once('exit', r));
-    fs.rmSync(bData, { recursive: true, force: true });
-  });
+  afterAll(() => b?.stop());
 
   it('a policy change made through one server reaches the other within 1 s', async () => {
     const team = await newAccount(server, 'two-servers');

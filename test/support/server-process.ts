@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -63,4 +64,34 @@ export function exited(child: ChildProcess): Promise<number | null> {
     if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
     else child.once('exit', (code) => resolve(code));
   });
+}
+
+export type PeerProcess = ServerProcess & { stop: () => Promise<void> };
+
+/**
+ * Another `sluice serve` process on the database of a test server, with a data folder of its
+ * own (its own caches, sequencer, feed and LISTEN), as a second instance of one installation.
+ * `stop` ends it and removes its folder.
+ */
+export async function startPeerProcess(databaseUrl: string, adminPassword: string): Promise<PeerProcess> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-test-peer-'));
+  const peer = await startServerProcess({
+    DATABASE_URL: databaseUrl,
+    SLUICE_DATA_DIR: dataDir,
+    SLUICE_HOST: '127.0.0.1',
+    SLUICE_ADMIN_PASSWORD: adminPassword,
+    SLUICE_LOG_LEVEL: 'silent',
+    SLUICE_SCRYPT_LOG_N: '14',
+    SLUICE_WORKER_CONCURRENCY: '0',
+  });
+  return {
+    ...peer,
+    stop: async () => {
+      if (peer.child.exitCode === null) {
+        peer.child.kill('SIGTERM');
+        await new Promise((r) => peer.child.once('exit', r));
+      }
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
