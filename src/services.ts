@@ -118,8 +118,14 @@ export async function createServices(
     trustedKeys: config.trustedKeys,
     ttlSeconds: config.tokenTtlSeconds,
   });
-  const sts = new StsService(db, roles, authorizer, tokens, (account, principalArn) =>
-    tags.tagMap(account, principalArn),
+  const decisions = new DecisionLog(dataSource);
+  const sts = new StsService(
+    db,
+    roles,
+    authorizer,
+    tokens,
+    (account, principalArn) => tags.tagMap(account, principalArn),
+    decisions,
   );
   const outbox = new Outbox();
   const store = new ExecutionStore(outbox, config.region);
@@ -168,7 +174,7 @@ export async function createServices(
     sts,
     boundaries: new PermissionsBoundaries(db, changes, identities, roles, policies),
     guardrails: new AccountGuardrails(db, changes, policies),
-    decisions: new DecisionLog(dataSource),
+    decisions,
     iamNames,
     simulator: new PolicySimulator(db, identities, roles, authorizer, iamNames, config.region),
     authorizer,

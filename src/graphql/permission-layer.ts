@@ -250,7 +250,12 @@ export async function authorizeFurther(ctx: GraphQLContext, action: string, reso
   if (ctx.services.authorizer.bypassed) return;
   const canonical = await ctx.services.iamNames.canonicalArn(principal.accountId, resource);
   const context = await conditionContext(ctx, principal, canonical, undefined);
-  await ctx.services.authorizer.authorize(principal, { action, resource: canonical, context });
+  const evaluation = await ctx.services.authorizer.evaluate(principal, {
+    action,
+    resource: canonical,
+    context,
+  });
+  if (evaluation.decision !== 'ALLOWED') throw await denial(ctx, principal, action, canonical, evaluation);
 }
 
 /** What `permissionNow` found: allowed, denied by policy, or no valid session any more. */

@@ -160,6 +160,7 @@ describe('iam:PassRole', () => {
     expect(denied.message).toBe(
       `${userArn(a, 'passer')} is not authorized to perform iam:PassRole on ${pipelineRole}`,
     );
+    expect(denied.extensions?.decisionId).toMatch(/^[0-9a-f-]{36}$/); // explained like any denial
     await author.fails(GET_PIPELINE, { n: 'passed' }, 'NOT_FOUND');
     expect(await executions(a.root, 'allowed-target')).toHaveLength(1);
     const refusals = (await auditEvents(a.accountId, 'CreatePipeline')).filter(

@@ -156,6 +156,17 @@ describe('assumeRole across accounts', () => {
       expect(JSON.stringify(error).replaceAll(target, '<role>')).not.toMatch(/trust|exist|condition/i);
     }
     expect(new Set(messages).size).toBe(1);
+    // The caller's administrators see an explanation — the same for a missing and an untrusting role.
+    const explained: string[] = [];
+    for (const target of [untrusting, missing]) {
+      const error = await permitted.fails(ASSUME, { r: target, s: 'try' }, 'ACCESS_DENIED');
+      const { authorizationDecision } = await b.root.ok<{ authorizationDecision: { reason: string } }>(
+        `query($id: String!) { authorizationDecision(decisionId: $id) { reason } }`,
+        { id: error.extensions?.decisionId },
+      );
+      explained.push(authorizationDecision.reason);
+    }
+    expect(explained[0]).toBe(explained[1]);
     expect(messages[0]).toBe(
       `arn:sluice:iam::${b.accountId}:user/<caller> is not authorized to perform sts:AssumeRole on <role>`,
     );

@@ -1,4 +1,5 @@
 import { AccessDeniedError, type Authorizer } from '../authorizer';
+import type { DecisionLog } from '../decisions/decision-log';
 import { arn, parseArn } from '../arn';
 import type { Principal } from '../identity/principal';
 import type { IssuedToken, TokenService } from '../identity/token.service';
@@ -50,6 +51,7 @@ export class StsService {
     private readonly authorizer: Authorizer,
     private readonly tokens: TokenService,
     private readonly principalTags: PrincipalTags,
+    private readonly decisions: DecisionLog,
   ) {}
 
   /**
@@ -120,7 +122,21 @@ export class StsService {
     if (!allowed || !role) {
       // Only the caller's own explicit deny is worth telling it about; the trust policy's
       // answer is the role owner's business.
-      throw new AccessDeniedError(caller, ACTION, input.roleArn, identity.decision === 'EXPLICIT_DENY');
+      // The explanation, for the caller's own administrators, holds the caller's side only: its
+      // policies' decision when they refused, else a reason that does not tell the two apart.
+      const outcome =
+        identity.decision !== 'ALLOWED'
+          ? identity
+          : {
+              decision: 'IMPLICIT_DENY' as const,
+              matchedStatements: [],
+              reason:
+                "the role does not exist, or its trust policy does not allow this caller (the role's account can tell which)",
+            };
+      const decisionId = await this.decisions.record(caller, ACTION, input.roleArn, outcome);
+      throw new AccessDeniedError(caller, ACTION, input.roleArn, identity.decision === 'EXPLICIT_DENY', {
+        decisionId,
+      });
     }
 
     const chained = caller.type === 'ASSUMED_ROLE';
