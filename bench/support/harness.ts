@@ -57,6 +57,20 @@ export async function startBareWsServer(): Promise<BenchServer> {
   };
 }
 
+/**
+ * bench/support/bare-api-server.ts in its own process, on the database of a running bench
+ * server: the same libraries reading the same row, with none of Sluice's guarantees.
+ */
+export async function startBareApiServer(databaseUrl: string, accountId: string): Promise<BenchServer> {
+  const child = await forkServer('bare-api-server.ts', [], {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    BENCH_ACCOUNT_ID: accountId,
+    NODE_ENV: 'production',
+  });
+  return { url: `http://127.0.0.1:${child.port}/graphql`, databaseUrl, send: child.send, stop: child.stop };
+}
+
 /** A throwaway PostgreSQL and a Sluice server process on it; both removed by stop(). */
 export async function startBenchServer(
   env: Record<string, string> = {},
