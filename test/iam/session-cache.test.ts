@@ -105,3 +105,23 @@ describe('the "principal still exists" cache keeps principals apart', () => {
     await account.root.ok(WHO);
   });
 });
+
+describe('verified tokens', () => {
+  it('a token verified once is still refused once it expires', async () => {
+    const account = await newAccount(server, 'expiring');
+    const issued = server.app.services.tokens.issue(
+      { type: 'ROOT', arn: root(account.accountId), accountId: account.accountId, userName: 'root' },
+      2,
+    );
+    const client = server.client.withToken(issued.accessToken);
+    await client.ok(WHO); // verified, and remembered
+    const deadline = issued.expiresAt.getTime() + 5_000;
+    let code: string | undefined;
+    while (code !== 'UNAUTHENTICATED') {
+      expect(Date.now(), 'an expired token still worked').toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 100));
+      code = (await client.request(WHO)).errors?.[0]?.extensions?.code;
+    }
+    expect(Date.now()).toBeGreaterThanOrEqual(issued.expiresAt.getTime());
+  });
+});

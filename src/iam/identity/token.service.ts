@@ -19,6 +19,8 @@ const ALGORITHM = 'ES256';
 const ISSUER = 'sluice';
 /** Trusted-key files are read again for an unknown key id at most this often. */
 const RESCAN_MS = 1_000;
+const VERIFIED_TTL_MS = 60_000;
+const VERIFIED_MAX = 20_000;
 
 export interface IssuedToken {
   accessToken: string;
@@ -113,6 +115,13 @@ export function keyId(publicKey: KeyObject): string {
 export class TokenService {
   private trusted = new Map<string, KeyObject>();
   private scannedAt = 0;
+  /**
+   * Tokens verified lately, by their whole text: a signature verify costs ~1 ms of CPU, paid
+   * once per token and minute instead of once per request. Entries end with the token, and
+   * after VERIFIED_TTL_MS at most, so a key no longer trusted stops working within it; a
+   * deleted principal is refused by the session resolver's existence check as before.
+   */
+  private readonly verified = new Map<string, { principal: Principal; until: number }>();
 
   private constructor(
     private readonly privateKeyPem: string,
@@ -186,6 +195,17 @@ export class TokenService {
 
   /** Verifies signature, algorithm, issuer, audience and expiry; throws InvalidTokenError. */
   async verify(token: string): Promise<Principal> {
+    const now = Date.now();
+    const known = this.verified.get(token);
+    if (known && known.until > now) return known.principal;
+    const principal = await this.verifySignature(token);
+    if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
+    const expiresAt = (jwt.decode(token) as { exp: number }).exp * 1000;
+    this.verified.set(token, { principal, until: Math.min(expiresAt, now + VERIFIED_TTL_MS) });
+    return principal;
+  }
+
+  private async verifySignature(token: string): Promise<Principal> {
     const decoded = jwt.decode(token, { complete: true });
     const kid = decoded?.header.kid;
     if (!kid) throw new InvalidTokenError('token has no key id');
