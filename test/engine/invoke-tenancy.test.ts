@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CREATE_PIPELINE,
   actionExecutions,
-  eventually,
+  executions,
+  firstRunEnded,
   start,
   waitForStatus,
-  type Execution,
   gitSourceStage,
 } from '../support/executions';
 import { newAccount, userWithPolicy, type TestAccount } from '../support/factories';
@@ -42,23 +42,6 @@ function withSecondStage(
     stages: [gitSourceStage(repo.dir), { name: 'Next', actions: [{ name: 'Call', ...action }] }],
     ...extra,
   };
-}
-
-const EXECUTIONS = `query($p: String!) { pipelineExecutions(pipelineName: $p, first: 50) {
-  nodes { pipelineExecutionId status statusSummary trigger { triggerType triggerDetail } } } }`;
-
-async function executions(client: GraphQLClient, name: string): Promise<Execution[]> {
-  return (await client.ok<{ pipelineExecutions: { nodes: Execution[] } }>(EXECUTIONS, { p: name }))
-    .pipelineExecutions.nodes;
-}
-
-/** The execution that creating `name` started, once it has ended. */
-async function firstRunEnded(client: GraphQLClient, name: string): Promise<Execution> {
-  const list = await eventually(
-    () => executions(client, name),
-    (found) => found.length > 0 && !['IN_PROGRESS', 'STOPPING'].includes(found[found.length - 1].status),
-  );
-  return list[list.length - 1];
 }
 
 async function callAction(client: GraphQLClient, pipeline: string, executionId: string) {

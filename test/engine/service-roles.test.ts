@@ -3,11 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CREATE_PIPELINE,
   actionExecutions,
-  eventually,
+  executions,
+  firstRunEnded,
   gitSourceStage,
   start,
   waitForStatus,
-  type Execution,
 } from '../support/executions';
 import { newAccount, userWithPolicy, type TestAccount } from '../support/factories';
 import { GitRepo } from '../support/git-repo';
@@ -36,9 +36,6 @@ const PUT_USER_POLICY = `mutation($u: String!, $d: JSON!) {
   putUserPolicy(userName: $u, policyName: "test", policyDocument: $d) }`;
 const UPDATE_PIPELINE = `mutation($p: PipelineDeclarationInput!) { updatePipeline(pipeline: $p) { name version } }`;
 const GET_PIPELINE = `query($n: String!) { pipeline(name: $n) { name version } }`;
-const EXECUTIONS = `query($p: String!) { pipelineExecutions(pipelineName: $p, first: 50) {
-  nodes { pipelineExecutionId status statusSummary trigger { triggerType triggerDetail } } } }`;
-
 type Statement = Record<string, unknown>;
 const policy = (...statements: Statement[]): object => ({ Version: '2012-10-17', Statement: statements });
 const allowing = (action: string | string[], resource: string | string[] = '*'): Statement => ({
@@ -100,20 +97,6 @@ function caller(
       },
     ],
   };
-}
-
-async function executions(client: GraphQLClient, name: string): Promise<Execution[]> {
-  return (await client.ok<{ pipelineExecutions: { nodes: Execution[] } }>(EXECUTIONS, { p: name }))
-    .pipelineExecutions.nodes;
-}
-
-/** The run creating `name` started, once it has ended. */
-async function firstRunEnded(client: GraphQLClient, name: string): Promise<Execution> {
-  const list = await eventually(
-    () => executions(client, name),
-    (found) => found.length > 0 && !['IN_PROGRESS', 'STOPPING'].includes(found[found.length - 1].status),
-  );
-  return list[list.length - 1];
 }
 
 async function action(client: GraphQLClient, pipeline: string, executionId: string, name: string) {

@@ -69,6 +69,24 @@ export async function latestExecution(
   return data.pipelineExecutions.nodes[0];
 }
 
+/** The pipeline's executions, newest first (up to 50). */
+export async function executions(client: GraphQLClient, pipelineName: string): Promise<Execution[]> {
+  const data = await client.ok<{ pipelineExecutions: { nodes: Execution[] } }>(
+    `query($p: String!) { pipelineExecutions(pipelineName: $p, first: 50) { nodes { ${EXECUTION_FIELDS} } } }`,
+    { p: pipelineName },
+  );
+  return data.pipelineExecutions.nodes;
+}
+
+/** The execution that creating the pipeline started, once it has ended. */
+export async function firstRunEnded(client: GraphQLClient, pipelineName: string): Promise<Execution> {
+  const list = await eventually(
+    () => executions(client, pipelineName),
+    (found) => found.length > 0 && !['IN_PROGRESS', 'STOPPING'].includes(found[found.length - 1].status),
+  );
+  return list[list.length - 1];
+}
+
 const TERMINAL = ['SUCCEEDED', 'FAILED', 'STOPPED', 'SUPERSEDED', 'CANCELLED'];
 
 /** Waits for an execution to reach `status` (or any terminal status, failing the test if another). */
