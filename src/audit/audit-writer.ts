@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { poolOf } from '../platform/db/pool';
 import type { Logger } from '../platform/logger';
 import { contentDigest } from './audit-hash';
 import type { AuditRecord } from './audit-record';
@@ -73,10 +74,7 @@ export class AuditWriter {
         const batch = this.queue.splice(0, this.maxBatch);
         try {
           // A single statement commits on its own: no BEGIN/COMMIT round trips.
-          await append(
-            this.dataSource.manager,
-            batch.map((p) => p.record),
-          );
+          await poolOf(this.dataSource).query(APPEND_SQL, appendColumns(batch.map((p) => p.record)));
           batch.forEach((p) => p.resolve());
         } catch (err) {
           this.logger.error({ err, events: batch.length }, 'audit batch failed');
@@ -131,9 +129,10 @@ function appendColumns(records: AuditRecord[]): Cell[][] {
   return columns;
 }
 
+const APPEND_SQL = `SELECT audit_append(${APPEND_TYPES.map((type, k) => `$${k + 1}::${type}[]`).join(', ')})`;
+
 async function append(manager: EntityManager, records: AuditRecord[]): Promise<void> {
-  const placeholders = APPEND_TYPES.map((type, k) => `$${k + 1}::${type}[]`).join(', ');
-  await manager.query(`SELECT audit_append(${placeholders})`, appendColumns(records));
+  await manager.query(APPEND_SQL, appendColumns(records));
 }
 
 function sqlArray(values: Cell[], type: string): string {

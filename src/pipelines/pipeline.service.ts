@@ -97,7 +97,13 @@ export class PipelineService {
   }
 
   async get(accountId: string, name: string, version?: number | null): Promise<PipelineView> {
-    const current = await this.db.manager.getRepository(PipelineEntity).findOneBy({ accountId, name });
+    // The hottest read of the API (every console refresh and poller), hence raw SQL.
+    const [current] = await this.db.rows<PipelineEntity>(
+      `SELECT account_id AS "accountId", name, version, declaration, created_at AS "createdAt",
+              updated_at AS "updatedAt"
+         FROM pipelines WHERE account_id = $1 AND name = $2`,
+      [accountId, name],
+    );
     if (!current) throw this.notFound(accountId, name);
     if (version === undefined || version === null || version === current.version) return this.view(current);
     const old = await this.db.manager

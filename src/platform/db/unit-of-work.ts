@@ -1,5 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { QueryResultRow } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
+import { poolOf } from './pool';
 
 interface Ambient {
   manager: EntityManager;
@@ -21,6 +23,16 @@ export class Db {
   /** The ambient transaction's manager, or the pool's. */
   get manager(): EntityManager {
     return this.ambient.getStore()?.manager ?? this.dataSource.manager;
+  }
+
+  /**
+   * Rows of one parameterised query: in the ambient transaction when there is one, else
+   * straight from pg's pool (poolOf), for hot reads that need no entity mapping.
+   */
+  async rows<T extends QueryResultRow>(sql: string, parameters: unknown[]): Promise<T[]> {
+    const ambient = this.ambient.getStore();
+    if (ambient) return (await ambient.manager.query(sql, parameters)) as T[];
+    return (await poolOf(this.dataSource).query<T>(sql, parameters)).rows;
   }
 
   /** Runs `work` inside the ambient transaction, or in a transaction of its own. */
