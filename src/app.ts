@@ -1,3 +1,4 @@
+import './platform/builtin-resolution';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Config, ConfigError } from './config';
