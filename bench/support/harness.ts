@@ -62,12 +62,17 @@ export async function startBareWsServer(): Promise<BenchServer> {
  * server: the same libraries reading the same row, with none of Sluice's guarantees.
  */
 export async function startBareApiServer(databaseUrl: string, accountId: string): Promise<BenchServer> {
-  const child = await forkServer('bare-api-server.ts', [], {
-    ...process.env,
-    DATABASE_URL: databaseUrl,
-    BENCH_ACCOUNT_ID: accountId,
-    NODE_ENV: 'production',
-  });
+  // BARE_NODE_ARGS profiles the bare server as BENCH_NODE_ARGS does the Sluice one.
+  const child = await forkServer(
+    'bare-api-server.ts',
+    process.env.BARE_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
+    {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      BENCH_ACCOUNT_ID: accountId,
+      NODE_ENV: 'production',
+    },
+  );
   return { url: `http://127.0.0.1:${child.port}/graphql`, databaseUrl, send: child.send, stop: child.stop };
 }
 
