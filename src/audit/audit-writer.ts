@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Logger } from '../platform/logger';
+import type { Metrics } from '../platform/metrics/metrics';
 import { contentDigest } from './audit-hash';
 import type { AuditRecord } from './audit-record';
 
@@ -29,8 +30,14 @@ export class AuditWriter {
   constructor(
     private readonly dataSource: DataSource,
     private readonly logger: Logger,
+    private readonly metrics?: Metrics,
     private readonly maxBatch = 500,
   ) {}
+
+  /** Events waiting for the next batch (the one being written is not counted). */
+  get queueDepth(): number {
+    return this.queue.length;
+  }
 
   setBenchmarkBypass(on: boolean): void {
     this.benchmarkBypass = on;
@@ -71,14 +78,17 @@ export class AuditWriter {
     try {
       while (this.queue.length) {
         const batch = this.queue.splice(0, this.maxBatch);
+        const started = performance.now();
         try {
           // A single statement commits on its own: no BEGIN/COMMIT round trips.
           await append(
             this.dataSource.manager,
             batch.map((p) => p.record),
           );
+          this.metrics?.observeAuditFlush(batch.length, (performance.now() - started) / 1000, true);
           batch.forEach((p) => p.resolve());
         } catch (err) {
+          this.metrics?.observeAuditFlush(batch.length, (performance.now() - started) / 1000, false);
           this.logger.error({ err, events: batch.length }, 'audit batch failed');
           batch.forEach((p) => p.reject(err));
         }
