@@ -8,6 +8,7 @@ import { approvalPipeline, CREATE_PIPELINE } from '../support/executions';
 import { newAccount, platformAdmin, userWithPolicy, type TestAccount } from '../support/factories';
 import type { GraphQLClient } from '../support/graphql-client';
 import { startTestServer, type TestServer } from '../support/test-server';
+import { wsRequest } from '../support/ws-client';
 import { TestSocket } from '../support/ws-subscription';
 
 /**
@@ -202,6 +203,39 @@ describe('what /metrics serves', () => {
     const after = await adminScrape();
     expect(count(after, 'ok') - count(before, 'ok')).toBe(1);
     expect(count(after, 'ACCESS_DENIED') - count(before, 'ACCESS_DENIED')).toBe(2);
+  });
+
+  it('counts operations sent over WebSocket the same way', async () => {
+    const count = (text: string, outcome: string): number =>
+      value(text, 'sluice_graphql_request_duration_seconds_count', {
+        operation: 'pipeline',
+        type: 'query',
+        outcome,
+      }) ?? 0;
+    const before = await adminScrape();
+    const allowed = await wsRequest(
+      server.url,
+      { query: GET_PIPELINE, variables: { n: pipelineName } },
+      tenant.root.token,
+    );
+    expect(allowed.errors).toBeUndefined();
+    const refused = await wsRequest(
+      server.url,
+      { query: GET_PIPELINE, variables: { n: pipelineName } },
+      deniedUser.token,
+    );
+    expect(refused.errors?.[0].extensions?.code).toBe('ACCESS_DENIED');
+    const invalid = await wsRequest(server.url, { query: '{ pipeline }' }, tenant.root.token);
+    expect(invalid.errors?.[0].extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    const after = await adminScrape();
+    expect(count(after, 'ok') - count(before, 'ok')).toBe(1);
+    expect(count(after, 'ACCESS_DENIED') - count(before, 'ACCESS_DENIED')).toBe(1);
+    const invalidCount = (text: string): number =>
+      value(text, 'sluice_graphql_request_duration_seconds_count', {
+        operation: 'unknown',
+        outcome: 'GRAPHQL_VALIDATION_FAILED',
+      }) ?? 0;
+    expect(invalidCount(after) - invalidCount(before)).toBe(1);
   });
 
   it('labels operations by root field only, never by text the client chose', async () => {
