@@ -9,11 +9,14 @@ import { openDatabase } from './platform/db/database';
 import { Notifications } from './platform/db/notifications';
 import { secureDataFolder } from './platform/data-folder';
 import type { Logger } from './platform/logger';
+import { listenForMetrics } from './platform/metrics/metrics-endpoint';
 import { createHttpServer } from './server';
 import { createServices, type Services } from './services';
 
 export interface RunningApp {
   port: number;
+  /** The port of SLUICE_METRICS_LISTEN's listener, when there is one. */
+  metricsPort?: number;
   services: Services;
   /** Drains requests, closes connections, stops the embedded database. */
   stop(): Promise<void>;
@@ -85,6 +88,9 @@ export async function startApp(
     if (adminPassword) announceAdminPassword(config, adminPassword, !config.adminPassword, logger);
     const http = await createHttpServer(services, logger, { sandbox: sandbox.mode });
     const port = await http.listen(config.port, config.host);
+    const metricsListener = config.metrics.listen
+      ? await listenForMetrics(services.metrics, config.metrics.listen, logger)
+      : undefined;
     services.auditSealer.start();
     services.auditRetention.start();
     // The feed first: it must know where the outbox stands before the sequencer moves it on.
@@ -117,8 +123,10 @@ export async function startApp(
     logger.info({ port, url: `http://localhost:${port}/graphql` }, 'Sluice is serving');
     return {
       port,
+      metricsPort: metricsListener?.port,
       services,
       async stop() {
+        await metricsListener?.close();
         await http.close();
         await worker?.stop();
         await services.engine.stop();

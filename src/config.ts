@@ -54,6 +54,19 @@ export interface Config {
   allowedOrigins: '*' | string[];
   /** Seconds between WebSocket pings; a socket that missed the previous pong is dropped. */
   wsPingSeconds: number;
+  /** `/metrics` (docs/operations.md): off, on the main port behind a token, or on a listener of its own. */
+  metrics: MetricsConfig;
+}
+
+/**
+ * SLUICE_METRICS=off serves no metrics at all. Otherwise, without SLUICE_METRICS_LISTEN,
+ * `/metrics` is on the main port for principals of the platform account allowed
+ * `sluice:GetMetrics`; with it, `/metrics` is served without a token on that address only
+ * (loopback or a private network), and the main port answers 404 so it is never exposed twice.
+ */
+export interface MetricsConfig {
+  enabled: boolean;
+  listen: { host: string; port: number } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -206,6 +219,7 @@ export function loadConfig(env: Env = process.env): Config {
     webhookAllowHosts: hostList(env, 'SLUICE_WEBHOOK_ALLOW_HOSTS'),
     allowedOrigins: originList(env),
     wsPingSeconds: integer(env, 'SLUICE_WS_PING_SECONDS', 30, 1, 3600),
+    metrics: metricsConfig(env),
     jobLeaseSeconds: integer(env, 'SLUICE_JOB_LEASE_SECONDS', 60, 3, 3600),
     scryptLogN: integer(env, 'SLUICE_SCRYPT_LOG_N', 17, 14, 20),
     sandbox: {
@@ -220,6 +234,23 @@ export function loadConfig(env: Env = process.env): Config {
     },
     workDir: workFolder(env),
   };
+}
+
+/** SLUICE_METRICS (`on` | `off`) and SLUICE_METRICS_LISTEN (`host:port`, IPv6 in brackets). */
+function metricsConfig(env: Env): MetricsConfig {
+  const enabled = oneOf(env, 'SLUICE_METRICS', ['on', 'off'] as const, 'on') === 'on';
+  const raw = env.SLUICE_METRICS_LISTEN?.trim();
+  if (!raw) return { enabled, listen: undefined };
+  if (!enabled)
+    throw new ConfigError('SLUICE_METRICS_LISTEN', 'is set while SLUICE_METRICS=off: unset one of them');
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw);
+  const port = match ? Number(match[2]) : Number.NaN;
+  if (!match || port > 65535)
+    throw new ConfigError(
+      'SLUICE_METRICS_LISTEN',
+      `must be host:port, such as 127.0.0.1:9464 or [::1]:9464, got "${raw}"`,
+    );
+  return { enabled, listen: { host: match[1].replace(/^\[(.*)\]$/, '$1'), port } };
 }
 
 /**

@@ -13,12 +13,15 @@ import { clientAddress, clientOrigin } from './graphql/client-address';
 import type { GraphQLContext } from './graphql/context';
 import { graphqlOverHttpStatus } from './graphql/http-status';
 import { graphqlProtections } from './graphql/protections';
+import { RequestMetrics } from './graphql/request-metrics';
 import { createSchema } from './graphql/schema';
 import { keepAlive } from './graphql/websocket-keepalive';
 import { originAllowed } from './graphql/websocket-origin';
 import { bearerToken, webSocketTransport } from './graphql/websocket-transport';
 import { migrationsApplied } from './platform/db/database';
 import type { Logger } from './platform/logger';
+import { authorizeScrape } from './platform/metrics/metrics-access';
+import { metricsRoute } from './platform/metrics/metrics-endpoint';
 import { requestScope } from './platform/request-scope';
 import type { Services } from './services';
 
@@ -49,6 +52,7 @@ export async function createHttpServer(
   const schema: GraphQLSchema = await createSchema();
   // The same limits, rules and error mapping for HTTP and WebSocket (src/graphql/protections.ts).
   const protections = graphqlProtections(config.nodeEnv === 'production');
+  const requestMetrics = new RequestMetrics(schema, services.metrics);
   const hops = config.trustProxyHops;
   const app = express();
   app.disable('x-powered-by');
@@ -90,6 +94,7 @@ export async function createHttpServer(
       schema,
       protections,
       logger,
+      requestMetrics,
       authenticate: async (token) => ({
         principal: await services.sessions.resolve(token),
         expiresAt: expiryOf(token),
@@ -133,6 +138,7 @@ export async function createHttpServer(
     validationRules: protections.validationRules,
     formatError: protections.formatError,
     plugins: [
+      requestMetrics.plugin(),
       graphqlOverHttpStatus(),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       ApolloServerPluginLandingPageDisabled(),
@@ -172,6 +178,18 @@ export async function createHttpServer(
       res.status(503).json({ status: 'unavailable', reason: 'database unreachable' });
     }
   });
+
+  // Prometheus text, behind a platform token (or 404 when off or on its own listener).
+  app.get(
+    '/metrics',
+    metricsRoute(config.metrics, services.metrics, (req) => {
+      const scope = requestScope.getStore();
+      const requestId = scope?.requestId ?? randomUUID();
+      return authorizeScrape(
+        contextOf(req, requestId, bearerToken(req.header('authorization')), scope?.logger ?? logger),
+      );
+    }),
+  );
 
   // Signed, expiring links from artifacts(…){ downloadUrl }; the link is the permission.
   app.get('/artifacts/:accountId/:executionId/:name', async (req, res, next) => {

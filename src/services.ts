@@ -42,6 +42,8 @@ import { PipelineService } from './pipelines/pipeline.service';
 import type { Notifications } from './platform/db/notifications';
 import { Db } from './platform/db/unit-of-work';
 import type { Logger } from './platform/logger';
+import { Metrics } from './platform/metrics/metrics';
+import { metricSourcesOf } from './platform/metrics/service-metrics';
 import { TagService } from './tags/tag.service';
 
 /** Every service of one process, wired once (the composition root's half that GraphQL uses). */
@@ -89,6 +91,8 @@ export interface Services {
   /** This process's reader of numbered events, fanning them out to its subscriptions. */
   events: EventFeed;
   eventRetention: EventRetention;
+  /** This process's Prometheus metrics (served at /metrics, docs/operations.md). */
+  metrics: Metrics;
 }
 
 export async function createServices(
@@ -97,6 +101,7 @@ export async function createServices(
   notifications: Notifications | undefined,
   logger: Logger,
 ): Promise<Services> {
+  const metrics = new Metrics({ processMetrics: config.metrics.enabled });
   const db = new Db(dataSource);
   const changes = new IamChanges(db, notifications);
   const tags = new TagService(db, config.region);
@@ -110,7 +115,7 @@ export async function createServices(
   const roles = new RoleService(db, changes, tags);
   const policies = new PolicyService(db, changes, identities, roles);
   const iamNames = iamNamesOf(db, identities, policies, roles);
-  const authorizer = new Authorizer(dataSource.manager, changes);
+  const authorizer = new Authorizer(dataSource.manager, changes, { metrics });
   const tokens = await TokenService.create({
     dataSource,
     keyFile: config.signingKeyFile,
@@ -131,7 +136,12 @@ export async function createServices(
   const store = new ExecutionStore(outbox, config.region);
   const starter = new ExecutionStarter(store);
   const artifacts = new ArtifactStore(path.join(config.dataDir, 'artifacts'));
-  const jobs = new JobQueue(dataSource, { leaseSeconds: config.jobLeaseSeconds, maxAttempts: 3 }, store);
+  const jobs = new JobQueue(
+    dataSource,
+    { leaseSeconds: config.jobLeaseSeconds, maxAttempts: 3 },
+    store,
+    metrics,
+  );
   const invokePermission = new ServiceRolePermission(
     authorizer,
     identities,
@@ -142,7 +152,7 @@ export async function createServices(
   const reconciler = new PipelineReconciler(new DeclarationCache(), starter, jobs, invokePermission, store);
   const deployRoots = new TenantRoots(config.deployRoots);
   const gitLocalRoots = new TenantRoots(config.gitLocalRoots);
-  const audit = new AuditWriter(dataSource, logger);
+  const audit = new AuditWriter(dataSource, logger, metrics);
   const digestWatermarks = new DigestWatermarks(path.join(config.dataDir, 'audit-digest-watermarks.json'));
   const auditSealer = new AuditSealer(
     dataSource,
@@ -151,7 +161,7 @@ export async function createServices(
     logger,
     config.auditDigestSeconds,
   );
-  return {
+  const services: Services = {
     config,
     audit,
     auditLookup: new AuditLookup(dataSource),
@@ -185,7 +195,10 @@ export async function createServices(
     })),
     executions: new ExecutionService(db, starter, jobs),
     jobs,
-    engine: new Engine(dataSource, reconciler, jobs, notifications, logger, store),
+    engine: new Engine(dataSource, reconciler, jobs, notifications, logger, store, {
+      sweepMs: 1000,
+      metrics,
+    }),
     artifacts,
     artifactLinks: new ArtifactLinks(dataSource, tokens, artifacts),
     deployRoots,
@@ -197,5 +210,8 @@ export async function createServices(
     eventSequencer: new EventSequencer(dataSource, notifications, logger),
     events: new EventFeed(dataSource, notifications, logger),
     eventRetention: new EventRetention(dataSource, logger, config.eventRetentionDays),
+    metrics,
   };
+  metrics.watch(metricSourcesOf(services));
+  return services;
 }

@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { poolOf } from '../platform/db/pool';
 import type { Logger } from '../platform/logger';
+import type { Metrics } from '../platform/metrics/metrics';
 import { contentDigest } from './audit-hash';
 import type { AuditRecord } from './audit-record';
 
@@ -30,8 +31,14 @@ export class AuditWriter {
   constructor(
     private readonly dataSource: DataSource,
     private readonly logger: Logger,
+    private readonly metrics?: Metrics,
     private readonly maxBatch = 500,
   ) {}
+
+  /** Events waiting for the next batch (the one being written is not counted). */
+  get queueDepth(): number {
+    return this.queue.length;
+  }
 
   setBenchmarkBypass(on: boolean): void {
     this.benchmarkBypass = on;
@@ -72,11 +79,14 @@ export class AuditWriter {
     try {
       while (this.queue.length) {
         const batch = this.queue.splice(0, this.maxBatch);
+        const started = performance.now();
         try {
           // A single statement commits on its own: no BEGIN/COMMIT round trips.
           await poolOf(this.dataSource).query(APPEND_SQL, appendColumns(batch.map((p) => p.record)));
+          this.metrics?.observeAuditFlush(batch.length, (performance.now() - started) / 1000, true);
           batch.forEach((p) => p.resolve());
         } catch (err) {
+          this.metrics?.observeAuditFlush(batch.length, (performance.now() - started) / 1000, false);
           this.logger.error({ err, events: batch.length }, 'audit batch failed');
           batch.forEach((p) => p.reject(err));
         }

@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { Notifications } from '../platform/db/notifications';
 import { CoalescedRun } from '../platform/coalesced-run';
 import type { Logger } from '../platform/logger';
+import type { Metrics } from '../platform/metrics/metrics';
 import { ENGINE_CHANNEL, markPipelineDirty } from './engine-signals';
 import type { ExecutionStore } from './execution-store';
 import type { JobCanceller, PipelineReconciler } from './pipeline-reconciler';
@@ -9,6 +10,8 @@ import type { JobCanceller, PipelineReconciler } from './pipeline-reconciler';
 export interface EngineOptions {
   /** Safety-net period: dirty pipelines missed by a notification, timeouts, expired leases. */
   sweepMs: number;
+  /** Where reconcile times go. */
+  metrics?: Metrics;
 }
 
 /** Job leases are the job module's business; the engine only asks it to recover them. */
@@ -63,6 +66,14 @@ export class Engine {
     this.runs.wake();
   }
 
+  /** Pipelines waiting to be reconciled, by any instance (for /metrics). */
+  async queueDepth(): Promise<number> {
+    const rows: { n: number }[] = await this.dataSource.query(
+      'SELECT count(*)::int AS n FROM pipeline_engine_state WHERE dirty',
+    );
+    return rows[0].n;
+  }
+
   /** Reconciles dirty pipelines until none is left for this instance. */
   async drain(): Promise<void> {
     while (!this.stopped && (await this.reconcileOne())) {
@@ -72,8 +83,9 @@ export class Engine {
 
   private async reconcileOne(): Promise<boolean> {
     let claimed: { accountId: string; pipelineName: string } | undefined;
+    const started = performance.now();
     try {
-      return await this.dataSource.transaction(async (tx) => {
+      const reconciled = await this.dataSource.transaction(async (tx) => {
         const rows: { account_id: string; pipeline_name: string }[] = await tx.query(
           `SELECT account_id, pipeline_name FROM pipeline_engine_state WHERE dirty
             ORDER BY account_id, pipeline_name LIMIT 1 FOR UPDATE SKIP LOCKED`,
@@ -89,8 +101,12 @@ export class Engine {
         await this.store.outbox.batch(tx, () => this.reconciler.reconcile(tx, accountId, pipelineName));
         return true;
       });
+      // Timed to the commit: how long the pipeline's engine-state row stayed locked.
+      if (reconciled) this.options.metrics?.observeReconcile((performance.now() - started) / 1000, true);
+      return reconciled;
     } catch (err) {
       if (!claimed) throw err;
+      this.options.metrics?.observeReconcile((performance.now() - started) / 1000, false);
       // One pipeline that cannot be decided must not starve the others: it is set aside and
       // tried again by the sweep after a pause, and the error is logged with it.
       this.logger.error({ err, ...claimed }, 'deciding for the pipeline failed; retrying in 5 s');

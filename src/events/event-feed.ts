@@ -98,6 +98,24 @@ export class EventFeed implements EventSource, StreamHost {
     return this.count;
   }
 
+  /**
+   * Live events buffered for streams that have not read them, all together and the most for one
+   * (for /metrics: a walk over the streams at scrape time, nothing kept on the dispatch path).
+   */
+  bufferDepths(): { total: number; max: number } {
+    let total = 0;
+    let max = 0;
+    const count = (stream: SubscriberStream): void => {
+      total += stream.buffered;
+      if (stream.buffered > max) max = stream.buffered;
+    };
+    for (const account of this.accounts.values()) {
+      account.all.forEach(count);
+      for (const set of account.byPipeline.values()) set.forEach(count);
+    }
+    return { total, max };
+  }
+
   /** Starts from the last numbered sequence: what was numbered before is only replayed. */
   async start(): Promise<void> {
     this.ready = this.begin();

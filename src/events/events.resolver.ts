@@ -34,6 +34,11 @@ export function logStreamsOf(services: Services): LogStreams {
   return streams;
 }
 
+/** Log subscriptions open in this process (for /metrics; none before the first). */
+export function openLogStreams(services: Services): number {
+  return logStreams.get(services)?.openStreams ?? 0;
+}
+
 /** Live executions: what subscribers receive over graphql-ws on /graphql (docs/events.md). */
 @Resolver()
 export class EventsResolver {

@@ -72,6 +72,11 @@ export class SubscriberStream implements AsyncIterableIterator<StoredEvent, unde
     return this.lastDelivered;
   }
 
+  /** Live events waiting for the consumer (for /metrics). */
+  get buffered(): number {
+    return this.buffer?.length ?? 0;
+  }
+
   /** Sets the stream to replay `(after, until]` first, and reads the first page. */
   async startReplay(after: bigint, until: bigint): Promise<void> {
     this.replay = { cursor: after, until, page: [], index: 0, exhausted: false };

@@ -10,6 +10,7 @@ import {
   type DocumentNode,
   type ExecutionArgs,
   type GraphQLSchema,
+  type OperationDefinitionNode,
 } from 'graphql';
 import type { Context, ServerOptions } from 'graphql-ws';
 import type { Extra } from 'graphql-ws/use/ws';
@@ -23,6 +24,7 @@ import { requestScope, type RequestScope } from '../platform/request-scope';
 import { subscribeSharing } from './shared-results';
 import type { GraphQLContext } from './context';
 import type { GraphQLProtections } from './protections';
+import { RequestMetrics } from './request-metrics';
 
 type ConnectionParams = Record<string, unknown>;
 type WsContext = Context<ConnectionParams, Extra>;
@@ -73,6 +75,8 @@ export interface WebSocketTransportOptions {
   logger: Logger;
   /** Overrides `maxBufferedBytes` (tests). */
   maxBufferedBytes?: number;
+  /** Times each operation, as the Apollo plugin does over HTTP: a subscription until it is set up. */
+  requestMetrics?: RequestMetrics;
 }
 
 /** The token of `Authorization: Bearer <token>` (or the same string in connectionParams). */
@@ -173,6 +177,29 @@ export function webSocketTransport(
   };
   const format = (errors: readonly GraphQLError[]) =>
     errors.map((error) => protections.formatError(error.toJSON(), failureOf(error)));
+  // When each operation's `subscribe` message arrived, and what it runs, by its context.
+  const timings = new WeakMap<object, { started: number; operation: OperationDefinitionNode }>();
+  const metrics = options.requestMetrics;
+  /** Records `run`'s operation once it settled; a subscription counts as ok once its stream is open. */
+  const timed = <T extends object>(args: ExecutionArgs, run: () => T | Promise<T>): T | Promise<T> => {
+    const timing = metrics && timings.get(args.contextValue as object);
+    if (!timing) return run();
+    const done = (result: T): T => {
+      const errors = 'errors' in result ? (result.errors as readonly GraphQLError[] | undefined) : undefined;
+      metrics.record(args.document, timing.operation, RequestMetrics.firstRawCode(errors), timing.started);
+      return result;
+    };
+    const failed = (error: unknown): never => {
+      metrics.record(args.document, timing.operation, 'INTERNAL', timing.started);
+      throw error;
+    };
+    try {
+      const result = run();
+      return result instanceof Promise ? result.then(done, failed) : done(result);
+    } catch (error) {
+      return failed(error);
+    }
+  };
 
   return {
     schema,
@@ -221,6 +248,11 @@ export function webSocketTransport(
       connections.delete(ctx);
     },
     onSubscribe: (ctx, id, payload): ExecutionArgs | GraphQLError[] => {
+      const started = performance.now();
+      const refused = (errors: GraphQLError[]): GraphQLError[] => {
+        metrics?.record(undefined, undefined, RequestMetrics.firstRawCode(errors), started);
+        return errors;
+      };
       const connection = connections.get(ctx);
       const socket = ctx.extra.socket;
       // graphql-ws accepts `subscribe` only after connection_ack, which only onConnect gives.
@@ -236,11 +268,12 @@ export function webSocketTransport(
         try {
           document = parse(payload.query, protections.parseOptions);
         } catch (error) {
-          if (error instanceof GraphQLError) return [requestError(error, 'GRAPHQL_PARSE_FAILED')];
+          if (error instanceof GraphQLError) return refused([requestError(error, 'GRAPHQL_PARSE_FAILED')]);
           throw error;
         }
         const invalid = validate(schema, document, rules);
-        if (invalid.length) return invalid.map((error) => requestError(error, 'GRAPHQL_VALIDATION_FAILED'));
+        if (invalid.length)
+          return refused(invalid.map((error) => requestError(error, 'GRAPHQL_VALIDATION_FAILED')));
         remember(payload.query, document);
       }
       const operation = getOperationAST(document, payload.operationName);
@@ -248,7 +281,7 @@ export function webSocketTransport(
         const message = payload.operationName
           ? `Unknown operation named "${payload.operationName}".`
           : 'Must provide operation name if query contains multiple operations.';
-        return [new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
+        return refused([new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })]);
       }
       const variables = payload.variables ?? {};
       operationKeys.set(
@@ -258,7 +291,12 @@ export function webSocketTransport(
       const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables, {
         maxErrors: 50,
       });
-      if (coerced.errors) return coerced.errors.map((error) => requestError(error, 'BAD_USER_INPUT'));
+      if (coerced.errors) {
+        const errors = coerced.errors.map((error) => requestError(error, 'BAD_USER_INPUT'));
+        metrics?.record(document, operation, 'BAD_USER_INPUT', started);
+        return errors;
+      }
+      timings.set(contextValue, { started, operation });
       return {
         schema,
         document,
@@ -267,10 +305,12 @@ export function webSocketTransport(
         contextValue,
       };
     },
-    execute: (args) => requestScope.run(scopeOf(args.contextValue), () => execute(args)),
+    execute: (args) => timed(args, () => requestScope.run(scopeOf(args.contextValue), () => execute(args))),
     subscribe: (args) =>
-      requestScope.run(scopeOf(args.contextValue), () =>
-        subscribeSharing(args, operationKeys.get(args.contextValue as object) ?? '', sharedPayloads),
+      timed(args, () =>
+        requestScope.run(scopeOf(args.contextValue), () =>
+          subscribeSharing(args, operationKeys.get(args.contextValue as object) ?? '', sharedPayloads),
+        ),
       ),
     onNext: (ctx, _id, _payload, args, result) => {
       const socket = ctx.extra.socket;

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import type { AuthorizerStats, Metrics } from '../platform/metrics/metrics';
 import { AccessDeniedError } from './access-denied-error';
 import type { IamChanges } from './iam-changes';
 import { principalKey, type Principal } from './identity/principal';
@@ -30,6 +31,8 @@ export interface AuthorizerOptions {
   maxStatements?: number;
   /** Replaces the loader (tests: to make a change race a build). */
   load?: PrincipalLoader;
+  /** Where load times go (hits and misses are counted here and read at scrape time). */
+  metrics?: Metrics;
 }
 
 /**
@@ -93,6 +96,10 @@ export class Authorizer {
   private readonly maxPrincipals: number;
   private readonly maxStatements: number;
   private readonly load: PrincipalLoader;
+  private readonly metrics: Metrics | undefined;
+  /** Plain numbers on the hot path; /metrics reads them through `stats`. */
+  private hits = 0;
+  private misses = 0;
   /** Benchmarks only (bench/api.ts): allow everything, to measure what evaluation costs. */
   private benchmarkBypass = false;
 
@@ -105,6 +112,7 @@ export class Authorizer {
     this.maxPrincipals = options.maxPrincipals ?? DEFAULT_MAX_PRINCIPALS;
     this.maxStatements = options.maxStatements ?? DEFAULT_MAX_STATEMENTS;
     this.load = options.load ?? ((accountId, key) => loadPrincipalSnapshot(manager, accountId, key));
+    this.metrics = options.metrics;
     changes.onChange((accountId) => {
       if (accountId === undefined) this.clear();
       else this.dropAccount(accountId);
@@ -175,13 +183,21 @@ export class Authorizer {
     return { principals: this.clock.size, statements: this.statements };
   }
 
+  /** Cache hits and misses since start, and what the cache holds (for /metrics). */
+  get stats(): AuthorizerStats {
+    return { hits: this.hits, misses: this.misses, ...this.cacheSize };
+  }
+
   private forPrincipal(accountId: string, key: string): CompiledPrincipal | Promise<CompiledPrincipal> {
     let account = this.accounts.get(accountId);
     const hit = account?.get(key);
     if (hit) {
+      this.hits += 1;
       hit.used = true;
       return hit.compiled ?? hit.building;
     }
+    this.misses += 1;
+    const started = performance.now();
     const building = this.load(accountId, key).then(compile(key));
     const entry: Entry = { key, accountId, building, used: false };
     if (!account) this.accounts.set(accountId, (account = new Map()));
@@ -190,6 +206,7 @@ export class Authorizer {
     this.evict();
     building.then(
       (compiled) => {
+        this.metrics?.observeAuthorizerLoad((performance.now() - started) / 1000);
         if (!this.clock.has(entry)) return;
         entry.compiled = compiled;
         this.statements += compiled.statements;

@@ -17,6 +17,7 @@ import {
   outputVariablesBytes,
 } from '../engine/providers/output-variables';
 import { BadInputError, LimitExceededError, NotFoundError, type Problem } from '../platform/errors';
+import type { Metrics } from '../platform/metrics/metrics';
 import type {
   ClaimedJob,
   JobBroker,
@@ -124,8 +125,19 @@ export class JobQueue implements JobBroker {
     options: Partial<JobQueueOptions> = {},
     /** Where a job's result ends its action execution (the engine's one writer of them). */
     private readonly executions: ExecutionStore = new ExecutionStore(),
+    /** Where dispatch latencies go (queued → claimed). */
+    private readonly metrics?: Metrics,
   ) {
     this.options = { ...defaultJobQueueOptions, ...options };
+  }
+
+  /** Jobs waiting for a worker, across instances (for /metrics; along jobs_queue_idx). */
+  async queuedCount(): Promise<number> {
+    const rows = await this.rows<{ n: number }>(
+      this.dataSource.manager,
+      "SELECT count(*)::int AS n FROM jobs WHERE status = 'QUEUED'",
+    );
+    return rows[0].n;
   }
 
   /** For the engine, in its transaction: the job of an action execution it has just started. */
@@ -153,11 +165,14 @@ export class JobQueue implements JobBroker {
     // SKIP LOCKED: concurrent claimers each take different rows and never wait for one another.
     // The window function sits outside the locking subquery: PostgreSQL refuses FOR UPDATE
     // in a query with window functions.
-    const rows = await this.rows<JobRow & { lease_expires_at: Date; created_at: Date; log_offset: string }>(
+    const rows = await this.rows<
+      JobRow & { lease_expires_at: Date; created_at: Date; log_offset: string; queued_seconds: number }
+    >(
       this.dataSource.manager,
+      // A queued row's updated_at is when it was queued (enqueued, or queued again after a lost lease).
       `WITH picked AS MATERIALIZED (
-         SELECT account_id, id, row_number() OVER () AS n FROM (
-           SELECT account_id, id FROM jobs
+         SELECT account_id, id, queued_at, row_number() OVER () AS n FROM (
+           SELECT account_id, id, updated_at AS queued_at FROM jobs
             WHERE status = 'QUEUED' AND action_type = ANY($1::text[])
             ORDER BY created_at, id
             LIMIT $2
@@ -170,12 +185,14 @@ export class JobQueue implements JobBroker {
          FROM picked p
         WHERE j.account_id = p.account_id AND j.id = p.id
        RETURNING j.account_id, j.id, j.nonce, j.attempt, j.data, j.lease_expires_at, j.created_at,
+         extract(epoch FROM clock_timestamp() - p.queued_at)::float8 AS queued_seconds,
          coalesce((SELECT l."offset" + octet_length(l.text) FROM action_logs l
                     WHERE l.account_id = j.account_id AND l.action_execution_id = j.action_execution_id
                     ORDER BY l."offset" DESC LIMIT 1), 0) AS log_offset`,
       [actionTypes, count, nonces, this.options.leaseSeconds, workerId],
     );
     rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
+    for (const row of rows) this.metrics?.observeJobDispatch(row.queued_seconds);
     return rows.map((row) => ({
       id: row.id,
       accountId: row.account_id,

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Client } from 'pg';
+import { Client, type Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { migrations } from '../../../migrations';
 import { entities } from '../../entities';
@@ -59,6 +59,20 @@ export async function migrate(dataSource: DataSource): Promise<string[]> {
     await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
     await runner.release();
   }
+}
+
+/**
+ * Connections of the pg pool behind `dataSource` (TypeORM's postgres driver keeps it as
+ * `driver.master`): open, idle, and queries waiting for one. Undefined before it is initialized.
+ */
+export function poolUse(
+  dataSource: DataSource,
+): { total: number; idle: number; waiting: number } | undefined {
+  const pool = (
+    dataSource.driver as { master?: Partial<Pick<Pool, 'totalCount' | 'idleCount' | 'waitingCount'>> }
+  ).master;
+  if (typeof pool?.totalCount !== 'number') return undefined;
+  return { total: pool.totalCount, idle: pool.idleCount ?? 0, waiting: pool.waitingCount ?? 0 };
 }
 
 /** True when every migration the code knows has been applied (for /readyz). */
