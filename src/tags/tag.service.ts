@@ -80,6 +80,12 @@ export class TagService {
    */
   async put(tx: EntityManager, accountId: string, resourceArn: string, tags: Tag[]): Promise<void> {
     if (!tags.length) return;
+    // Tag writes to one resource take turns: two callers setting the same key at once would
+    // otherwise both find nothing to replace and one fail on the primary key, and two adding
+    // different keys could together pass the per-resource limit.
+    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+      `resource-tags:${accountId}:${resourceArn}`,
+    ]);
     const repo = tx.getRepository(ResourceTagEntity);
     await this.deleteKeys(
       tx,

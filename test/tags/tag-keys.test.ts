@@ -86,4 +86,35 @@ describe('resource tag keys', () => {
     await account.root.ok(TAG, { r: pipelineArn('web'), t: [{ key: 'env', value: 'dev' }] });
     await reader.fails(`{ pipeline(name: "web") { name } }`, undefined, 'ACCESS_DENIED');
   });
+
+  it('callers setting tags of one resource at once all succeed, and together stay within the limit', async () => {
+    await account.root.ok(
+      `mutation($p: PipelineDeclarationInput!) { createPipeline(pipeline: $p) { name } }`,
+      { p: { ...minimal, name: 'busy' } },
+    );
+    const r = pipelineArn('busy');
+    // The same key from many callers at once: each replaces the last, none fails.
+    await Promise.all(
+      Array.from({ length: 12 }, (_, i) => account.root.ok(TAG, { r, t: [{ key: 'Team', value: `t${i}` }] })),
+    );
+    const { listTagsForResource: one } = await account.root.ok<{ listTagsForResource: unknown[] }>(LIST, {
+      r,
+    });
+    expect(one).toHaveLength(1);
+    // 49 more keys fit and a 51st does not, however the writes interleave.
+    const adds = Array.from({ length: 52 }, (_, i) =>
+      account.root.request(TAG, { r, t: [{ key: `k${i}`, value: 'v' }] }),
+    );
+    const outcomes = await Promise.all(adds);
+    const refused = outcomes.filter((o) => o.errors?.length);
+    expect(refused.map((o) => o.errors?.[0].extensions?.code)).toEqual([
+      'LIMIT_EXCEEDED',
+      'LIMIT_EXCEEDED',
+      'LIMIT_EXCEEDED',
+    ]);
+    const { listTagsForResource: all } = await account.root.ok<{ listTagsForResource: unknown[] }>(LIST, {
+      r,
+    });
+    expect(all).toHaveLength(50);
+  });
 });
