@@ -1,4 +1,5 @@
 import {
+  graphql,
   load,
   median,
   prepareAccount,
@@ -13,19 +14,44 @@ import {
  * Authenticated `pipeline(name)` reads at 32 concurrent connections, permission checks on and
  * off on the same server, and the same read through a bare server of the same libraries on
  * the same database (bench/support/bare-api-server.ts: the ceiling), alternating rounds so
- * machine noise hits all three alike.
+ * machine noise hits all three alike. Then the cheapest audited mutation, `tagResource` by a
+ * user with a managed policy, against the bare server running the same statements in one
+ * transaction, alternating likewise.
  * Targets: ≥ 1,000 queries/s with checks on; on/off ratio ≥ 0.85 (issue 2); reads ≥ 0.8 of the
- * bare stack and p99 ≤ 2× its p99 (issue 10).
+ * bare stack and p99 ≤ 2× its p99; the mutation ≥ 0.6 of the bare stack's (issue 10).
  */
 const ROUNDS = 3;
 const SECONDS = 5;
 const CONNECTIONS = 32;
+const TAGGED_PIPELINES = 16;
+
+/** Creates pipeline `name` with the declaration of the account's "bench" pipeline. */
+async function copyPipeline(url: string, token: string, name: string): Promise<void> {
+  const { pipeline } = await graphql<{ pipeline: { declaration: Record<string, unknown> } }>(
+    url,
+    '{ pipeline(name: "bench") { declaration } }',
+    {},
+    token,
+  );
+  await graphql(
+    url,
+    'mutation($p: PipelineDeclarationInput!) { createPipeline(pipeline: $p) { name } }',
+    { p: { ...pipeline.declaration, name, version: undefined } },
+    token,
+  );
+}
 
 async function main(): Promise<void> {
   const server = await startBenchServer();
   let bare: BenchServer | undefined;
   try {
-    const { readerToken: token, accountId } = await prepareAccount(server.url);
+    const {
+      readerToken: token,
+      writerToken,
+      rootToken,
+      accountId,
+      pipelineArn,
+    } = await prepareAccount(server.url);
     bare = await startBareApiServer(server.databaseUrl, accountId);
     const body = JSON.stringify({ query: '{ pipeline(name: "bench") { name version declaration } }' });
     const run = (url = server.url): Promise<LoadResult> =>
@@ -64,7 +90,48 @@ async function main(): Promise<void> {
       median(on.map((r) => r.p99)) / median(ceiling.map((r) => r.p99)),
       'ratio (target ≤ 2)',
     );
-    report('api_errors', errors, 'responses');
+
+    // Tags spread over pipelines, as many callers tagging many resources: the writes of one
+    // resource take turns (TagService), and one hot resource would measure only that lock.
+    const tagged = Array.from({ length: TAGGED_PIPELINES }, (_, i) => `tagged-${i}`);
+    for (const name of tagged) await copyPipeline(server.url, rootToken, name);
+    const arnOf = (name: string): string => pipelineArn.replace(/:bench$/, `:${name}`);
+    const tagBody = (n: number): string =>
+      JSON.stringify({
+        query:
+          'mutation($a: String!) { tagResource(resourceArn: $a, tags: [{ key: "team", value: "bench" }]) }',
+        variables: { a: arnOf(tagged[n % tagged.length]) },
+      });
+    const write = (url = server.url): Promise<LoadResult> =>
+      load({
+        url,
+        body: tagBody,
+        token: writerToken,
+        connections: CONNECTIONS,
+        seconds: SECONDS,
+        expectBody: '{"data":{"tagResource":true}}\n',
+      });
+    await write();
+    await write(bare.url);
+    const writes: LoadResult[] = [];
+    const bareWrites: LoadResult[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      writes.push(await write());
+      bareWrites.push(await write(bare.url));
+    }
+    const mutationsPerSecond = median(writes.map((r) => r.requestsPerSecond));
+    const bareMutationsPerSecond = median(bareWrites.map((r) => r.requestsPerSecond));
+    report('api_tag_resource_throughput', mutationsPerSecond, 'mutations/s');
+    report('api_tag_resource_p99', median(writes.map((r) => r.p99)), 'ms');
+    report('api_bare_stack_tag_resource_throughput', bareMutationsPerSecond, 'mutations/s');
+    report('api_bare_stack_tag_resource_p99', median(bareWrites.map((r) => r.p99)), 'ms');
+    report(
+      'api_mutation_ratio_to_bare_stack',
+      mutationsPerSecond / bareMutationsPerSecond,
+      'ratio (target ≥ 0.6)',
+    );
+    const writeErrors = [...writes, ...bareWrites].reduce((n, r) => n + r.errors, 0);
+    report('api_errors', errors + writeErrors, 'responses');
   } finally {
     await bare?.stop();
     await server.stop();

@@ -6,11 +6,12 @@ import { buildSchema } from 'graphql';
 import pg from 'pg';
 
 /**
- * The ceiling of an API read on this machine (bench/api.ts, issue 10): the libraries Sluice is
+ * The ceiling of an API call on this machine (bench/api.ts, issue 10): the libraries Sluice is
  * built on — express 5, Apollo Server 5, graphql-js, pg — serving the same
  * `{ pipeline(name) { name version declaration } }` from the same row of the same database,
- * with none of Sluice's guarantees: no token check, no IAM decision, no audit event. What
- * Sluice costs beyond it is the price of those guarantees.
+ * and the same `tagResource` write (the statements Sluice's TagService runs, in one
+ * transaction), with none of Sluice's guarantees: no token check, no IAM decision, no audit
+ * event. What Sluice costs beyond it is the price of those guarantees.
  */
 const accountId = process.env.BENCH_ACCOUNT_ID ?? '';
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
@@ -20,7 +21,14 @@ const schema = buildSchema(`
   scalar JSON
   type Pipeline { name: String!  version: Int!  declaration: JSON! }
   type Query { pipeline(name: String!): Pipeline }
+  input TagInput { key: String!  value: String! }
+  type Mutation { tagResource(resourceArn: String!, tags: [TagInput!]!): Boolean! }
 `);
+
+interface Tag {
+  key: string;
+  value: string;
+}
 
 const rootValue = {
   pipeline: async ({ name }: { name: string }) => {
@@ -29,6 +37,40 @@ const rootValue = {
       [accountId, name],
     );
     return rows[0] ?? null;
+  },
+  tagResource: async ({ resourceArn, tags }: { resourceArn: string; tags: Tag[] }) => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const name = resourceArn.split(':')[5];
+      const found = await client.query('SELECT 1 FROM pipelines WHERE account_id = $1 AND name = $2', [
+        accountId,
+        name,
+      ]);
+      if (!found.rows.length) throw new Error(`Resource ${resourceArn} does not exist`);
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+        `resource-tags:${accountId}:${resourceArn}`,
+      ]);
+      await client.query(
+        'DELETE FROM resource_tags WHERE account_id = $1 AND resource_arn = $2 AND lower(key) = ANY($3)',
+        [accountId, resourceArn, tags.map((t) => t.key.toLowerCase())],
+      );
+      await client.query(
+        `WITH added AS (
+           INSERT INTO resource_tags (account_id, resource_arn, key, value)
+           SELECT $1, $2, k, v FROM unnest($3::text[], $4::text[]) AS t(k, v) RETURNING 1)
+         SELECT (SELECT count(*) FROM resource_tags WHERE account_id = $1 AND resource_arn = $2)
+                + (SELECT count(*) FROM added) AS count`,
+        [accountId, resourceArn, tags.map((t) => t.key), tags.map((t) => t.value)],
+      );
+      await client.query('COMMIT');
+      return true;
+    } catch (err) {
+      await client.query('ROLLBACK');
+      throw err;
+    } finally {
+      client.release();
+    }
   },
 };
 

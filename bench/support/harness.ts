@@ -149,9 +149,13 @@ export async function load(options: {
   token: string;
   connections: number;
   seconds: number;
+  /** The exact answer each request must get; any other counts as an error. */
+  expectBody?: string;
 }): Promise<LoadResult> {
   let n = 0;
+  let mismatches = 0;
   const bodyFor = options.body;
+  const expected = options.expectBody;
   const result = await autocannon({
     url: options.url,
     method: 'POST',
@@ -159,14 +163,23 @@ export async function load(options: {
     duration: options.seconds,
     headers: { 'content-type': 'application/json', authorization: `Bearer ${options.token}` },
     ...(typeof bodyFor === 'string'
-      ? { body: bodyFor }
-      : { requests: [{ setupRequest: (req: autocannon.Request) => ({ ...req, body: bodyFor(n++) }) }] }),
+      ? { body: bodyFor, ...(expected ? { expectBody: expected } : {}) }
+      : {
+          requests: [
+            {
+              setupRequest: (req: autocannon.Request) => ({ ...req, body: bodyFor(n++) }),
+              onResponse: (_status: number, body: string) => {
+                if (expected !== undefined && body !== expected) mismatches++;
+              },
+            },
+          ],
+        }),
   });
   return {
     requestsPerSecond: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    errors: result.errors + result.non2xx,
+    errors: result.errors + result.non2xx + (expected ? result.mismatches : 0) + mismatches,
   };
 }
 
@@ -185,6 +198,8 @@ export interface BenchAccount {
   rootToken: string;
   /** A user reading through a group's managed policy (CodePipeline_ReadOnlyAccess). */
   readerToken: string;
+  /** A user writing through a directly attached managed policy (CodePipeline_FullAccess). */
+  writerToken: string;
   readerArn: string;
   pipelineArn: string;
 }
@@ -311,17 +326,37 @@ export async function prepareAccount(url: string): Promise<BenchAccount> {
     },
     root,
   );
-  const token = (
-    await graphql<{ login: { accessToken: string } }>(url, login, {
-      a: createAccount.accountId,
-      u: 'reader',
-      p: 'reader-password',
-    })
-  ).login.accessToken;
+  await graphql(
+    url,
+    `
+      mutation {
+        createUser(userName: "writer", password: "writer-password") {
+          userName
+        }
+        attachUserPolicy(
+          userName: "writer"
+          policyArn: "arn:sluice:iam::sluice:policy/CodePipeline_FullAccess"
+        )
+      }
+    `,
+    {},
+    root,
+  );
+  const signIn = async (userName: string): Promise<string> =>
+    (
+      await graphql<{ login: { accessToken: string } }>(url, login, {
+        a: createAccount.accountId,
+        u: userName,
+        p: `${userName}-password`,
+      })
+    ).login.accessToken;
+  const token = await signIn('reader');
+  const writerToken = await signIn('writer');
   return {
     accountId: createAccount.accountId,
     rootToken: root,
     readerToken: token,
+    writerToken,
     readerArn: `arn:sluice:iam::${createAccount.accountId}:user/reader`,
     pipelineArn: `arn:sluice:codepipeline:local:${createAccount.accountId}:bench`,
   };
